@@ -1,0 +1,115 @@
+"""Application factory, configuration from the environment, and the command line."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, g, request
+from flask_login import current_user
+
+from extensions import babel, csrf, db, login_manager, migrate
+from rules import audit
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _secret_key(instance: Path) -> str:
+    """SECRET_KEY from the environment, else one generated into instance/ on first run."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def default_config(instance: Path) -> dict:
+    return {
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'app.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "FLASK_ADMIN_FLUID_LAYOUT": True,
+        "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        "EXPORT_ASYNC_ROWS": int(os.environ.get("EXPORT_ASYNC_ROWS", 20000)),
+    }
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    """Foreign keys on, WAL and a busy timeout, so SQLite enforces what PostgreSQL enforces."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "sqlite":
+            return
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.update(default_config(instance))
+    app.config["SECRET_KEY"] = _secret_key(instance)
+    app.config.update(config or {})
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=lambda: "zh_Hans_CN", timezone_selector=lambda: "Asia/Shanghai")
+    login_manager.init_app(app)
+    audit.install()
+    _sqlite_pragmas(app)
+
+    from admin_views import init_admin
+    from auth import bp as auth_bp, init_login
+
+    init_login(app)
+    app.register_blueprint(auth_bp)
+    init_admin(app)
+
+    @app.before_request
+    def _actor():
+        user = current_user if current_user and current_user.is_authenticated else None
+        g.audit_token = audit.set_actor(
+            audit.Actor(
+                user_id=user.id if user else None,
+                username=user.username if user else None,
+                ip=request.remote_addr,
+            )
+        )
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.get("/")
+    def root():
+        from flask import redirect, url_for
+
+        return redirect(url_for("admin.index"))
+
+    from cli import register_cli
+
+    register_cli(app)
+    return app

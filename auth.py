@@ -1,0 +1,159 @@
+"""Login, logout and 修改密码: Flask-Login with throttling and an audit row for every attempt."""
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from extensions import db, login_manager
+from models import User
+from rules import audit
+from rules.passwords import DUMMY_HASH, MAX_LENGTH, hash_password, policy_errors, verify_password
+from rules.throttle import DbThrottle, RedisThrottle, account_key
+
+bp = Blueprint("auth", __name__)
+
+GENERIC_ERROR = "用户名或密码错误"
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名/手机号/证件号码", validators=[DataRequired("请输入用户名、手机号码或证件号码"), Length(max=100, message="用户名过长")])
+    password = PasswordField("密码", validators=[DataRequired("请输入密码")])
+
+
+class ChangePasswordForm(FlaskForm):
+    old_password = PasswordField("原密码", validators=[DataRequired("请输入原密码")])
+    new_password = PasswordField("新密码", validators=[DataRequired("请输入新密码")])
+    confirm = PasswordField("确认新密码", validators=[DataRequired("请再次输入新密码"), EqualTo("new_password", "两次输入的新密码不一致")])
+
+
+def init_login(app) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录"
+    login_manager.login_message_category = "warning"
+    if app.config.get("REDIS_URL"):
+        import redis
+
+        app.extensions["throttle"] = RedisThrottle(redis.Redis.from_url(app.config["REDIS_URL"]))
+    else:
+        app.extensions["throttle"] = DbThrottle(lambda: Session(db.engine))
+
+    @app.before_request
+    def _force_password_change():
+        if (
+            current_user.is_authenticated
+            and current_user.must_change_password
+            and request.endpoint not in ("auth.change_password", "auth.logout", "static")
+            and not (request.endpoint or "").endswith(".static")
+        ):
+            flash("您正在使用临时密码，请先修改密码", "warning")
+            return redirect(url_for("auth.change_password"))
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    return user if user and user.active else None
+
+
+def find_user(login: str) -> User | None:
+    login = login.strip()
+    return db.session.execute(
+        select(User).where(or_(User.username == login, User.mobile == login, User.id_no == login.upper())).limit(1)
+    ).scalar_one_or_none()
+
+
+def _safe_next(target: str | None) -> str:
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("admin.index")
+
+
+def _audit(action: str, user: User | None, login: str, summary: str) -> None:
+    actor = audit.Actor(user_id=user.id if user else None, username=user.username if user else login[:50], ip=request.remote_addr)
+    audit.record(db.session, action, "app_user", user.id if user else None, summary=summary, actor=actor)
+    db.session.commit()
+
+
+def _locked_message(until: datetime) -> str:
+    minutes = max(1, int((until - datetime.now()).total_seconds() // 60) + 1)
+    return f"登录失败次数过多，账号已锁定 15 分钟，请于 {until:%H:%M} 后（约 {minutes} 分钟）再试"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        login_name = form.username.data.strip()
+        password = form.password.data
+        user = find_user(login_name)
+        throttle = current_app.extensions["throttle"]
+        key = f"user:{user.id}" if user else account_key(login_name)
+        until = throttle.locked_until(key)
+        if until:
+            error = _locked_message(until)
+            _audit("login_locked", user, login_name, "账号锁定期间尝试登录")
+        elif len(password) > MAX_LENGTH or not verify_password(user.password_hash if user else DUMMY_HASH, password) or not user:
+            until = throttle.fail(key)
+            error = _locked_message(until) if until else GENERIC_ERROR
+            _audit("login_failure", user, login_name, "密码错误" if user else "用户不存在")
+        elif not user.active:
+            error = "账号已停用，请联系单位管理员"
+            _audit("login_failure", user, login_name, "账号已停用")
+        else:
+            throttle.reset(key)
+            session.clear()  # a fresh session (and CSRF token) at login: no session fixation
+            login_user(user, remember=False)
+            user.last_login_at = datetime.now()
+            _audit("login_success", user, login_name, "登录成功")
+            if user.must_change_password:
+                return redirect(url_for("auth.change_password"))
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", form=form, error=error), (200 if not error else 401)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    if current_user.is_authenticated:
+        _audit("logout", current_user, current_user.username, "退出登录")
+    logout_user()
+    session.clear()
+    flash("您已安全退出", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/change-password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user
+        if not verify_password(user.password_hash, form.old_password.data):
+            form.old_password.errors.append("原密码不正确")
+        else:
+            problems = policy_errors(form.new_password.data, user.username, user.mobile or "")
+            if verify_password(user.password_hash, form.new_password.data):
+                problems.append("新密码不能与原密码相同")
+            if problems:
+                form.new_password.errors.extend(problems)
+            else:
+                user.password_hash = hash_password(form.new_password.data)
+                user.must_change_password = False
+                db.session.commit()
+                flash("密码修改成功", "success")
+                return redirect(url_for("admin.index"))
+    return render_template("change_password.html", form=form)

@@ -1,0 +1,85 @@
+"""Accounts: users with one role each, and the login throttle used when Redis is not configured."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, LabeledEnum, Timestamped, enum_column, label
+from .org import SecondaryUnit, Unit
+from .reference import Region
+
+
+class Role(LabeledEnum):
+    applicant = ("applicant", "申报人")
+    dept_admin = ("dept_admin", "二级单位管理员")
+    unit_admin = ("unit_admin", "单位管理员")
+    authority = ("authority", "主管部门")
+    bureau = ("bureau", "科技局")
+    sysadmin = ("sysadmin", "系统管理员")
+
+
+class User(Timestamped, Base):
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint("role NOT IN ('unit_admin', 'dept_admin', 'applicant') OR unit_id IS NOT NULL", name="unit_roles_have_unit"),
+        CheckConstraint("role <> 'dept_admin' OR secondary_unit_id IS NOT NULL", name="dept_admin_has_dept"),
+        CheckConstraint("role <> 'authority' OR region_id IS NOT NULL OR unit_id IS NOT NULL", name="authority_has_area"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True, info=label("用户名"))
+    name: Mapped[str] = mapped_column(String(50), info=label("姓名"))
+    mobile: Mapped[Optional[str]] = mapped_column(String(11), unique=True, info=label("手机号码"))
+    id_no: Mapped[Optional[str]] = mapped_column(String(30), unique=True, info=label("证件号码"))
+    password_hash: Mapped[str] = mapped_column(String(255), info=label("密码"))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"), index=True, info=label("角色"))
+    unit_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("unit.id", ondelete="RESTRICT"), index=True, info=label("所属单位")
+    )
+    secondary_unit_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("secondary_unit.id", ondelete="SET NULL"), index=True, info=label("二级单位")
+    )
+    region_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("region.id", ondelete="RESTRICT"), index=True, info=label("所属区县")
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True, info=label("启用"))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, info=label("需修改密码"))
+    modules: Mapped[Optional[list]] = mapped_column(JSON, info=label("模块配置"))
+    last_login_at: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("最近登录时间"))
+
+    unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[unit_id], info=label("所属单位"))
+    secondary_unit: Mapped[Optional[SecondaryUnit]] = relationship(foreign_keys=[secondary_unit_id], info=label("二级单位"))
+    region: Mapped[Optional[Region]] = relationship(foreign_keys=[region_id], info=label("所属区县"))
+
+    # Flask-Login protocol, kept here so that rules/ need no Flask import.
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.username}）"
+
+
+class LoginThrottle(Base):
+    """Failed-login counters per account when no Redis is configured (shared through the database)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime)
+    locked_until: Mapped[Optional[datetime]] = mapped_column(DateTime)

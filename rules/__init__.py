@@ -1,0 +1,1 @@
+"""Business rules with no Flask in them: data scope, workflow, validators, audit."""

@@ -1,0 +1,1 @@
+"""Reference data files and the deterministic demo-data generator."""
