@@ -9,6 +9,8 @@ from .base import ScopedModelView
 from .roles import ADMINS, EVERYTHING
 
 
+MENU_ORDER = 80
+
 class UserView(ScopedModelView):
     roles = EVERYTHING | {Role.unit_admin}
     create_roles = edit_roles = ADMINS | {Role.unit_admin}

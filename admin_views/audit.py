@@ -7,6 +7,8 @@ from .base import ScopedModelView
 from .roles import EVERYTHING
 
 
+MENU_ORDER = 95
+
 def _json(view, context, model, name):
     value = getattr(model, name)
     if not value:

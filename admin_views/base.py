@@ -88,6 +88,9 @@ class ScopedModelView(ModelView):
     delete_roles: frozenset[Role] = frozenset()
     # Which roles may run which bulk action (the action name → roles).
     action_roles: dict[str, frozenset[Role]] = {}
+    # Actions that take a reason or opinion (form field `reason`): name → (field label, required).
+    # Without a `reason` field in the post, such an action first shows a confirmation page.
+    reason_actions: dict[str, tuple[str, bool]] = {}
 
     form_base_class = AdminForm
     page_size = 20
@@ -100,6 +103,8 @@ class ScopedModelView(ModelView):
     edit_modal = False
     create_modal = False
     column_display_pk = False
+    details_template = "admin/scoped_details.html"
+    neighbor_scan_limit = 200_000
     column_type_formatters = {
         **ModelView.column_type_formatters,  # type: ignore[dict-item]
         LabeledEnum: _enum_label,
@@ -226,10 +231,34 @@ class ScopedModelView(ModelView):
         if not ids:
             flash("请先选择要操作的记录", "warning")
             return redirect(get_redirect_target() or self.get_url(".index_view"))
+        if name in self.reason_actions:
+            label, required = self.reason_actions[name]
+            if "reason" not in request.form:
+                return self.render_action_confirm(name, handler[1], ids, label, required)
+            if required and not self.action_reason():
+                return self.render_action_confirm(name, handler[1], ids, label, required, error=f"请填写{label}")
         response = handler[0]([str(i) for i in ids])
         if response is not None:
             return response
         return redirect(get_redirect_target() or self.get_url(".index_view"))
+
+    def action_reason(self) -> str:
+        """The reason or opinion posted with an action (field `reason`), trimmed."""
+        return (request.form.get("reason") or "").strip()[:2000]
+
+    def render_action_confirm(self, name, text, ids, label, required, error=None):
+        rows = self.scoped_rows(ids)
+        return self.render(
+            "admin/action_confirm.html",
+            action_name=name,
+            action_text=str(text),
+            rows=rows,
+            reason_label=label,
+            reason_required=required,
+            reason=request.form.get("reason", ""),
+            error=error,
+            return_url=get_redirect_target() or self.get_url(".index_view"),
+        ), (400 if error else 200)
 
     def ajax_update(self):
         if not self.can_edit:
@@ -304,6 +333,39 @@ class ScopedModelView(ModelView):
             )
         return groups
 
+    # -- 上一条 / 下一条 on the details page, following the list's filter, search and sort ----
+    def neighbors(self, obj, return_url: str) -> tuple[Optional[Any], Optional[Any]]:
+        from urllib.parse import parse_qsl, urlsplit
+
+        from werkzeug.datastructures import MultiDict
+
+        list_args = MultiDict(parse_qsl(urlsplit(return_url or "").query))
+        saved = request.__dict__.get("args")
+        request.__dict__["args"] = list_args  # the list's own arguments, read by Flask-Admin's parser
+        try:
+            args = self._get_list_extra_args()
+            sort = self._get_column_by_idx(args.sort)
+            _, query = self.get_list(
+                0, sort[0] if sort else None, args.sort_desc, args.search, args.filters, execute=False, page_size=0
+            )
+        finally:
+            if saved is None:
+                request.__dict__.pop("args", None)
+            else:
+                request.__dict__["args"] = saved
+        current = self.get_pk_value(obj)
+        previous = None
+        ids = query.with_entities(self._pk_column()).limit(self.neighbor_scan_limit)
+        found = False
+        for (pk,) in ids.yield_per(5000):
+            if found:
+                return previous, pk
+            if pk == current:
+                found = True
+                continue
+            previous = pk
+        return (previous, None) if found else (None, None)
+
     # -- export: our own streaming writer (see admin_views/export.py) ----------------------
     @expose("/export/<export_type>/")
     def export(self, export_type):
@@ -312,3 +374,30 @@ class ScopedModelView(ModelView):
         if export_type != "xlsx" or not self.can_export:
             abort(404)
         return export_response(self)
+
+
+class Outcome:
+    """What a bulk action did: rows done, and rows skipped with the reason for each."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+        self.skipped: list[tuple[str, str]] = []
+
+    def ok(self, label: str) -> None:
+        self.done.append(label)
+
+    def skip(self, label: str, reason: str) -> None:
+        self.skipped.append((label, reason))
+
+    def message(self, verb: str) -> str:
+        """e.g. 已审核通过 12 条，跳过 3 条：项目A（不在本级审核）；…"""
+        text = f"已{verb} {len(self.done)} 条"
+        if self.skipped:
+            reasons = "；".join(f"{label}（{reason}）" for label, reason in self.skipped[:20])
+            more = f" 等 {len(self.skipped)} 条" if len(self.skipped) > 20 else ""
+            text += f"，跳过 {len(self.skipped)} 条：{reasons}{more}"
+        return text
+
+    def flash(self, verb: str) -> None:
+        category = "success" if self.done and not self.skipped else ("warning" if self.done else "error")
+        flash(self.message(verb), category)

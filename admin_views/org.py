@@ -4,6 +4,8 @@ from models import Role, SecondaryUnit, Unit
 from .base import ScopedModelView
 from .roles import ADMINS, EVERYTHING
 
+MENU_ORDER = 10
+
 UNIT_VIEWERS = EVERYTHING | {Role.unit_admin, Role.authority}
 
 

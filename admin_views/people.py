@@ -6,6 +6,8 @@ from .roles import ADMINS, ALL, EVERYTHING
 from flask_admin.contrib.sqla.filters import FilterEqual
 
 
+MENU_ORDER = 20
+
 class PersonView(ScopedModelView):
     roles = ALL
     create_roles = ADMINS | {Role.unit_admin}

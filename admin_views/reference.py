@@ -7,6 +7,8 @@ from .base import ScopedModelView
 from .roles import ADMINS, EVERYTHING
 
 
+MENU_ORDER = 90
+
 class RegionView(ScopedModelView):
     roles = EVERYTHING
     create_roles = edit_roles = delete_roles = ADMINS

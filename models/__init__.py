@@ -5,3 +5,9 @@ from .org import CityScope, SecondaryUnit, Unit, UnitStatus  # noqa: F401
 from .accounts import LoginThrottle, Role, User  # noqa: F401
 from .people import REVIEWED_FIELDS, Gender, Person, ReviewStatus  # noqa: F401
 from .audit import ACTION_LABELS, LOGIN_ACTIONS, AuditLog  # noqa: F401
+
+# -- declarations and calls (issue 4) --
+
+# -- enterprises, annual reports and libraries (issue 5) --
+
+# -- export jobs and imports (issue 6) --

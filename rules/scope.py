@@ -136,3 +136,12 @@ def _user(p: Principal) -> ColumnElement[bool]:
 @rule(AuditLog)
 def _audit(p: Principal) -> ColumnElement[bool]:
     return false()
+
+
+# -- declarations and calls (issue 4) ------------------------------------------------------
+
+
+# -- enterprises, annual reports and libraries (issue 5) -----------------------------------
+
+
+# -- export jobs (issue 6) ------------------------------------------------------------------

@@ -352,6 +352,23 @@ class _DeptStub:
 STEPS: list[Callable[[DemoContext], None]] = [seed_units, seed_accounts, seed_people, seed_scale]
 
 
+def all_steps() -> list[Callable[[DemoContext], None]]:
+    """The core steps, then every `seed/demo_*.py` module's STEPS in the order of its ORDER."""
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    modules = [
+        importlib.import_module(f"seed.{m.name}")
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if m.name.startswith("demo_")
+    ]
+    steps = list(STEPS)
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
+        steps.extend(module.STEPS)
+    return steps
+
+
 def seed_demo(session: Session, scale: int = 0, progress: Callable[[int], None] = lambda n: None, password_hash: Optional[str] = None) -> None:
     """Reference data, then every demo step; safe to run again (only missing rows are added)."""
     session.info["audit_disabled"] = True  # seeding is not a user's action; keep the log for people
@@ -359,7 +376,7 @@ def seed_demo(session: Session, scale: int = 0, progress: Callable[[int], None] 
         load_reference(session)
         ctx = DemoContext(session, scale, random.Random(20261121), password_hash or hash_password(DEMO_PASSWORD), progress)
         _load_lookups(ctx)
-        for step in STEPS:
+        for step in all_steps():
             step(ctx)
             session.flush()
     finally:
