@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import tempfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -87,7 +88,7 @@ def export_response(view) -> Response:
     columns = list(view._export_columns)
     query = export_query(view)
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=str(view.name)[:31] or "导出")
+    ws = wb.create_sheet(title=re.sub(r"[\\/*?:\[\]]", "_", str(view.name))[:31] or "导出")
 
     def rows():
         for obj in query.yield_per(CHUNK):

@@ -137,6 +137,12 @@ class Client(FlaskClient):
 
     csrf_token: str = ""
 
+    def open(self, *args, **kwargs):
+        # Each request gets its own app context, as in production: a fresh `g` (Flask-WTF caches
+        # the CSRF token there) and its own database session, separate from the test's session.
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
     def refresh_csrf(self) -> str:
         page = self.get("/change-password").get_data(as_text=True)
         match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
