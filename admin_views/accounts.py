@@ -70,17 +70,13 @@ class UserView(ScopedModelView):
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
         if current_role() == Role.unit_admin:
+            allowed = UNIT_ADMIN_FIELDS
+            if obj is not None and accounts.manage_refusal(current_user.id, Role.unit_admin, obj):
+                allowed = ("name", "email")  # oneself or another unit admin: contact data only
             for name in list(form._fields):
-                if name not in UNIT_ADMIN_FIELDS and name != "csrf_token":
+                if name not in allowed and name != "csrf_token":
                     delattr(form, name)
         return form
-
-    @expose("/edit/", methods=("GET", "POST"))
-    def edit_view(self):
-        target = self.get_one(request.args.get("id"))
-        if accounts.manage_refusal(current_user.id, current_role(), target) and current_role() != Role.sysadmin:
-            abort(404)
-        return super().edit_view()
 
     def validate_form(self, form):
         ok = super().validate_form(form)

@@ -94,7 +94,7 @@ class UnitView(ScopedModelView):
     def index_view(self):
         # 单位信息 of a unit admin is its one unit: straight to it.
         p = principal()
-        if p is not None and p.role == Role.unit_admin and "url" not in request.args:
+        if p is not None and p.role == Role.unit_admin and not request.args:
             return redirect(self.get_url(".details_view", id=p.unit_id))
         return super().index_view()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import DateTimeBetweenFilter, FilterEqual, FilterLike
@@ -53,8 +53,9 @@ def _display(field: str, value) -> str:
 
 class PersonView(ScopedModelView):
     roles = ALL
-    create_roles: frozenset = frozenset()  # people come with their accounts (registration, 授权, 二级单位)
-    edit_roles = ALL - {Role.bureau, Role.authority}
+    create_roles = ADMINS  # people otherwise come with their accounts (registration, 授权, 二级单位)
+    # Others' records are edited by the system administrator only; everyone edits their own (see edit_view).
+    edit_roles = ADMINS
     delete_roles = ADMINS
     action_roles = {"approve": REVIEWERS, "reject": REVIEWERS}
     reason_actions = {"reject": ("驳回原因", True)}
@@ -98,16 +99,12 @@ class PersonView(ScopedModelView):
     def is_visible(self) -> bool:
         return current_role() in REVIEWERS | EVERYTHING
 
-    def base_filter(self):
-        # 个人信息审核 reaches only the reviewer the person is routed to (seed 000 §2.4 note), plus one's own record.
-        p = principal()
-        if p is not None and p.role in REVIEWERS:
-            return or_(Person.user_id == p.user_id, people.reviewed_by(p))
-        return None
-
     def may_edit(self, person: Person) -> bool:
-        role = current_role()
-        return role in ADMINS or (role in self.edit_roles and person.user_id == current_user.id)
+        return current_role() in self.edit_roles or person.user_id == current_user.id
+
+    @property
+    def can_edit(self) -> bool:  # type: ignore[override]
+        return current_role() in self.edit_roles or bool(g.get("own_person_edit"))
 
     def may_review(self, person: Person) -> bool:
         p = principal()
@@ -131,6 +128,7 @@ class PersonView(ScopedModelView):
         person = self.get_one(request.args.get("id"))
         if not self.may_edit(person):
             abort(404)
+        g.own_person_edit = person.user_id == current_user.id
         return super().edit_view()
 
     def edit_form(self, obj=None):
@@ -148,6 +146,12 @@ class PersonView(ScopedModelView):
             form[rel].data = db.session.get(DictItem, shown[field]) if shown[field] else None
         unit = db.session.get(Unit, shown["unit_id"]) if shown["unit_id"] else None
         form.unit_name.data = unit.name if unit else ""
+
+    def on_model_change(self, form, model, is_created):
+        if is_created:
+            unit = approved_unit(self.session, form.unit_name.data)
+            model.unit_id = unit.id if unit else None
+            model.birth_date = people.birth_from(self.session, model.id_type.id if model.id_type else None, model.id_no)
 
     def update_model(self, form, model: Person):
         session = self.session
