@@ -84,3 +84,13 @@ def row(session, model, **where):
     for key, value in where.items():
         stmt = stmt.where(getattr(model, key) == value)
     return session.scalars(stmt).first()
+
+
+def field_errors(response) -> list[str]:
+    """The error texts shown next to fields (Flask-Admin's list items and our own feedback divs)."""
+    html = response.get_data(as_text=True)
+    texts = []
+    for block in re.findall(r'class="invalid-feedback[^"]*"[^>]*>(.*?)</div>', html, re.S):
+        items = re.findall(r"<li>\s*(.*?)\s*</li>", block, re.S)
+        texts += items or [re.sub(r"<[^>]+>", "", block).strip()]
+    return [t for t in texts if t]
