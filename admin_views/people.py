@@ -83,14 +83,13 @@ class PersonView(ScopedModelView):
         "work_province", "work_region", "work_city_scope", "unit_nature", "unit_name", "unit_address",
         "education", "degree", "title", "position", "major", "mobile", "office_phone", "email", "qq", "wechat",
     )
-    form_extra_fields = {"unit_name": StringField("工作单位名称", filters=[strip])}
+    form_extra_fields = {"unit_name": StringField("工作单位名称", validators=[required("工作单位名称"), _unit_name], filters=[strip])}
     form_args = {
         "name": {"validators": [required("姓名")], "filters": [strip]},
-        "id_no": {"validators": [_id_no], "filters": [strip_upper]},
+        "id_no": {"validators": [required("证件号码"), _id_no], "filters": [strip_upper]},
         "mobile": {"validators": [required("手机"), checked(mobile_error)], "filters": [strip]},
         "office_phone": {"validators": [checked(phone_error)], "filters": [strip]},
         "email": {"validators": [checked(email_error)], "filters": [strip]},
-        "unit_name": {"validators": [required("工作单位名称"), _unit_name]},
     }
     form_widget_args = {"birth_date": {"readonly": True}}
     column_descriptions = {"birth_date": "由证件号码自动带出"}
@@ -138,6 +137,8 @@ class PersonView(ScopedModelView):
 
     def on_form_prefill(self, form, id):
         """The form shows what the person last submitted: approved values with waiting changes on top."""
+        if request.method == "POST":
+            return  # a refused post shows what was typed
         person = self.get_one(id)
         shown = people.shown_values(person)
         form.id_no.data = shown["id_no"]
