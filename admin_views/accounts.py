@@ -56,7 +56,7 @@ class UserView(ScopedModelView):
     column_exclude_list = ("password_hash",)
     column_details_exclude_list = ("password_hash",)
     column_export_exclude_list = ("password_hash",)
-    form_columns = ("username", "name", "mobile", "id_no", "email", "role", "unit", "secondary_unit", "region", "active", "unit_authorized", "modules")
+    form_columns = ("username", "name", "mobile", "id_no", "email", "role", "unit", "secondary_unit", "region", "active", "unit_authorized", "modules", "new_password")
     form_overrides = {"modules": CheckboxesField}
     form_args = {
         "modules": {"choices": list(MODULES.items()), "label": "模块配置", "validators": [OptionalValidator()]},

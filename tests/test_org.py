@@ -1,6 +1,7 @@
 """单位信息, 账号授权 and 二级单位 (seed 000 §2.1–2.3) through the admin, checked in the database."""
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -128,7 +129,7 @@ def test_new_authorisation_creates_an_account_with_the_unit_role_but_not_authori
     response = authorize(client, name="周敏", mobile="13983005678", id_no="500103198001013516")
     assert response.status_code == 302
     flashed = client.get("/admin/unit_authorization/").get_data(as_text=True)
-    password = re.search(r"临时密码 (\S+?)（", flashed).group(1)
+    password = html.unescape(re.search(r"临时密码 (\S+?)（", flashed).group(1))
     user = row(db_session, User, id_no="500103198001013516")
     assert user.role == Role.unit_admin and user.unit_authorized and user.must_change_password
     assert user.unit_id == unit_id(db_session, "重庆大学")
@@ -188,7 +189,7 @@ def test_new_secondary_unit_creates_its_manager_account(app, client_as, db_sessi
     response = new_secondary(client, name="人工智能学院", manager_name="黄涛", manager_mobile="13983007788", manager_id_no="500112199003072019")
     assert response.status_code == 302
     page = client.get("/admin/secondary_unit/").get_data(as_text=True)
-    password = re.search(r"临时密码 (\S+?)（", page).group(1)
+    password = html.unescape(re.search(r"临时密码 (\S+?)（", page).group(1))
     dept = row(db_session, SecondaryUnit, name="人工智能学院")
     assert dept.unit_id == unit_id(db_session, "重庆大学") and dept.manager_id_no == "500112199003072019"
     user = row(db_session, User, id_no="500112199003072019")
