@@ -101,7 +101,7 @@ class UserView(ScopedModelView):
     def _each(self, ids, verb: str, change) -> Outcome:
         outcome = Outcome()
         p = principal()
-        for user in self.scoped_rows(ids):
+        for user in self.scoped_rows(self.scoped_ids(ids)):
             refusal = accounts.manage_refusal(p.user_id, p.role, user)
             if refusal:
                 outcome.skip(user.username, refusal)

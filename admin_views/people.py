@@ -188,7 +188,7 @@ class PersonView(ScopedModelView):
     def _review(self, ids, verb: str, decide) -> None:
         outcome = Outcome()
         p = principal()
-        for person in self.scoped_rows(ids):
+        for person in self.scoped_rows(self.scoped_ids(ids)):
             label = f"{person.name}"
             problem = decide(p, person.id)
             if problem:

@@ -101,7 +101,7 @@ class RegistrationView(ScopedModelView):
     def _review(self, ids, verb, decide):
         outcome = Outcome()
         p = principal()
-        for reg in self.scoped_rows(ids):
+        for reg in self.scoped_rows(self.scoped_ids(ids)):
             label = reg.unit.name
             problem = decide(p, reg.id)
             if problem:
