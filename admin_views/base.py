@@ -6,6 +6,7 @@ ajax look-ups and foreign-key select fields, inline models, and filter option li
 """
 from __future__ import annotations
 
+import enum
 from collections import OrderedDict
 from typing import Any, Callable, Iterable, Optional
 
@@ -24,7 +25,7 @@ from wtforms.fields import FieldList, FormField
 from wtforms.validators import ValidationError
 
 from extensions import db
-from models import DictItem, LabeledEnum, Role
+from models import DictItem, Role
 from rules import scope
 
 
@@ -48,11 +49,7 @@ class AdminForm(FlaskForm):
 
 
 def _enum_label(view, value, name=None):
-    return value.label
-
-
-def _bool_label(view, value, name=None):
-    return "是" if value else "否"
+    return getattr(value, "label", value.name)
 
 
 def scoped_options(model: type, label: Callable[[Any], str] = str, where=None) -> Callable[[], list]:
@@ -127,8 +124,7 @@ class ScopedModelView(ModelView):
     neighbor_scan_limit = 200_000
     column_type_formatters = {
         **ModelView.column_type_formatters,  # type: ignore[dict-item]
-        LabeledEnum: _enum_label,
-        bool: _bool_label,
+        enum.Enum: _enum_label,  # replaces Flask-Admin's, which shows the code
     }
     column_type_formatters_detail = column_type_formatters
 
@@ -341,6 +337,15 @@ class ScopedModelView(ModelView):
 
     def list_form(self, obj=None):
         return self.scope_form(super().list_form(obj))
+
+    def scaffold_filters(self, name):
+        """Enum filters offer the Chinese labels, not the stored codes."""
+        filters = super().scaffold_filters(name)
+        for flt in filters or ():
+            enum_class = getattr(getattr(getattr(flt, "column", None), "type", None), "enum_class", None)
+            if enum_class is not None and hasattr(enum_class, "choices"):
+                flt.options = enum_class.choices()
+        return filters
 
     # -- filter option lists: rebuilt per request, never the start-up snapshot -------------
     def _get_filter_groups(self):
