@@ -1,32 +1,86 @@
-"""用户管理: accounts of a unit (unit admin) or of everyone (system administrator)."""
-from wtforms import PasswordField
-from wtforms.validators import Optional as OptionalValidator
+"""用户管理 (seed 004): a unit admin's users — 启用/禁用, 模块配置, 重置密码 — and 填报用户注册."""
+from __future__ import annotations
 
-from models import Role, User
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
+from sqlalchemy import select
+from wtforms import PasswordField, SelectMultipleField, StringField, widgets
+from wtforms.validators import EqualTo, Optional as OptionalValidator
+
+from extensions import db
+from models import MODULES, Person, ReviewStatus, Role, User
+from rules import accounts
 from rules.passwords import hash_password, policy_errors
+from rules.people import ID_CARD, birth_from
+from rules.validators import email_error, id_card_error, mobile_error
 
-from .base import ScopedModelView
+from .base import Outcome, ScopedModelView, current_role, principal
 from .roles import ADMINS, EVERYTHING
-
+from .validation import checked, required, strip, strip_upper
 
 MENU_ORDER = 80
+MANAGERS = ADMINS | {Role.unit_admin}
+# What a unit admin may change of its users; the rest (role, unit, login names) is not theirs to set.
+UNIT_ADMIN_FIELDS = ("name", "email", "active", "modules")
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def _modules(view, context, model, name):
+    return "、".join(MODULES.get(m, m) for m in (model.modules or [])) or "—"
+
+
+def _state(view, context, model, name):
+    return "已启用" if model.active else "已禁用"
+
 
 class UserView(ScopedModelView):
     roles = EVERYTHING | {Role.unit_admin}
-    create_roles = edit_roles = ADMINS | {Role.unit_admin}
+    create_roles = ADMINS
+    edit_roles = MANAGERS
     delete_roles = ADMINS
-    column_list = ("username", "name", "mobile", "role", "unit", "secondary_unit", "region", "active", "last_login_at")
+    action_roles = {"enable": MANAGERS, "disable": MANAGERS, "reset_password": MANAGERS}
+    column_list = ("username", "name", "mobile", "email", "role", "unit", "secondary_unit", "modules", "active", "last_login_at")
+    column_labels = {"name": "负责人姓名", "active": "用户状态"}
+    column_formatters = {"modules": _modules, "active": _state}
     column_searchable_list = ("username", "name", "mobile")
-    column_filters = ("role", "active")
+    column_filters = (FilterEqual(User.role, "角色", options=Role.choices()), FilterEqual(User.active, "用户状态", options=(("1", "已启用"), ("0", "已禁用"))))
     column_exclude_list = ("password_hash",)
     column_details_exclude_list = ("password_hash",)
     column_export_exclude_list = ("password_hash",)
-    form_columns = ("username", "name", "mobile", "id_no", "role", "unit", "secondary_unit", "region", "active")
+    form_columns = ("username", "name", "mobile", "id_no", "email", "role", "unit", "secondary_unit", "region", "active", "unit_authorized", "modules", "new_password")
+    form_overrides = {"modules": CheckboxesField}
+    form_args = {
+        "modules": {"choices": list(MODULES.items()), "label": "模块配置", "validators": [OptionalValidator()]},
+        "name": {"validators": [required("姓名")], "filters": [strip]},
+        "mobile": {"validators": [checked(mobile_error)], "filters": [strip]},
+        "id_no": {"validators": [checked(id_card_error)], "filters": [strip_upper]},
+        "email": {"validators": [checked(email_error)], "filters": [strip]},
+    }
     form_extra_fields = {"new_password": PasswordField("设置密码", validators=[OptionalValidator()])}
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if current_role() == Role.unit_admin:
+            allowed = UNIT_ADMIN_FIELDS
+            if obj is not None and accounts.manage_refusal(current_user.id, Role.unit_admin, obj):
+                allowed = ("name", "email")  # oneself or another unit admin: contact data only
+            for name in list(form._fields):
+                if name not in allowed and name != "csrf_token":
+                    delattr(form, name)
+        return form
 
     def validate_form(self, form):
         ok = super().validate_form(form)
-        if ok and hasattr(form, "new_password"):
+        if ok and "new_password" in form:
             creating = getattr(form, "_obj", None) is None
             password = form.new_password.data or ""
             if creating and not password:
@@ -40,9 +94,96 @@ class UserView(ScopedModelView):
         return ok
 
     def on_model_change(self, form, model, is_created):
-        if getattr(form, "new_password", None) is not None and form.new_password.data:
+        if "new_password" in form and form.new_password.data:
             model.password_hash = hash_password(form.new_password.data)
+
+    # -- 启用 / 禁用 / 重置密码 ------------------------------------------------------------
+    def _each(self, ids, verb: str, change) -> Outcome:
+        outcome = Outcome()
+        p = principal()
+        for user in self.scoped_rows(self.scoped_ids(ids)):
+            refusal = accounts.manage_refusal(p.user_id, p.role, user)
+            if refusal:
+                outcome.skip(user.username, refusal)
+            else:
+                outcome.ok(change(user) or user.username)
+        db.session.commit()
+        return outcome
+
+    @action("enable", "启用", "确定启用所选账号？")
+    def action_enable(self, ids):
+        self._each(ids, "启用", lambda u: setattr(u, "active", True)).flash("启用")
+
+    @action("disable", "禁用", "确定禁用所选账号？禁用后该账号不能登录。")
+    def action_disable(self, ids):
+        self._each(ids, "禁用", lambda u: setattr(u, "active", False)).flash("禁用")
+
+    @action("reset_password", "重置密码", "确定重置所选账号的密码？新密码为一次性临时密码，下次登录须修改。")
+    def action_reset_password(self, ids):
+        def reset(user):
+            return f"{user.username}：临时密码 {accounts.reset_password(user)}"
+
+        outcome = self._each(ids, "重置密码", reset)
+        outcome.flash("重置密码")
+        if outcome.done:
+            flash("临时密码仅显示一次，请告知本人；其首次登录须修改密码。" + "；".join(outcome.done), "info")
+
+
+# -- 填报用户注册 (public) ------------------------------------------------------------------
+bp = Blueprint("signup", __name__)
+
+
+class SignupForm(FlaskForm):
+    username = StringField("用户名", validators=[required("用户名")], filters=[strip])
+    name = StringField("姓名", validators=[required("姓名")], filters=[strip])
+    mobile = StringField("手机号码", validators=[required("手机号码")], filters=[strip])
+    id_no = StringField("身份证号码", validators=[required("身份证号码")], filters=[strip_upper])
+    email = StringField("电子邮箱", validators=[required("电子邮箱"), checked(email_error)], filters=[strip])
+    unit_name = StringField("管理单位全称", validators=[required("管理单位全称")], filters=[strip])
+    password = PasswordField("密码", validators=[required("密码")])
+    confirm = PasswordField("确认密码", validators=[required("确认密码"), EqualTo("password", "两次输入的密码不一致")])
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def signup():
+    form = SignupForm()
+    if form.validate_on_submit():
+        errors = accounts.registration_errors(db.session, {f.name: f.data for f in form})
+        for name, message in errors.items():
+            form[name].errors = [*form[name].errors, message]
+        if not errors:
+            unit = accounts.approved_unit(db.session, form.unit_name.data)
+            user = User(
+                username=form.username.data, name=form.name.data, mobile=form.mobile.data, id_no=form.id_no.data,
+                email=form.email.data, password_hash=hash_password(form.password.data), role=Role.applicant,
+                unit_id=unit.id, active=True, modules=[],
+            )
+            db.session.add(user)
+            db.session.flush()
+            _link_person(user)
+            db.session.commit()
+            flash(f"注册成功，您已加入 {unit.name}。请登录；使用申报模块需单位管理员为您配置模块权限。", "success")
+            return redirect(url_for("auth.login"))
+    return render_template("register.html", form=form)
+
+
+def _link_person(user: User) -> None:
+    from models import DictItem
+
+    id_type = db.session.scalar(select(DictItem.id).where(DictItem.category == "id_type", DictItem.name == ID_CARD))
+    person = db.session.scalar(select(Person).where(Person.id_type_id == id_type, Person.id_no == user.id_no))
+    if person is not None and person.user_id is None:
+        person.user_id = user.id
+    elif person is None:
+        db.session.add(
+            Person(
+                user_id=user.id, name=user.name, id_type_id=id_type, id_no=user.id_no, mobile=user.mobile, email=user.email,
+                birth_date=birth_from(db.session, id_type, user.id_no), unit_id=user.unit_id, review_status=ReviewStatus.approved,
+            )
+        )
 
 
 def register(admin, session):
     admin.add_view(UserView(User, session, name="用户管理", category="系统管理", endpoint="user"))
+    if "signup" not in admin.app.blueprints:
+        admin.app.register_blueprint(bp)

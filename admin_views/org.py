@@ -1,12 +1,60 @@
-"""单位信息 and 二级单位 views."""
-from models import Role, SecondaryUnit, Unit
+"""单位信息, 账号授权 and 二级单位 (seed 000 §2.1–2.3)."""
+from __future__ import annotations
 
-from .base import ScopedModelView
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from wtforms import StringField
+from wtforms.validators import ValidationError
+
+from extensions import db
+from models import Role, SecondaryUnit, Unit, User
+from rules import accounts
+from rules.people import ID_CARD
+from rules.validators import (
+    bank_code_error,
+    capital_error,
+    email_error,
+    id_card_error,
+    keywords_error,
+    mobile_error,
+    phone_error,
+    postcode_error,
+    uscc_error,
+)
+
+from .base import ScopedModelView, current_role, principal
 from .roles import ADMINS, EVERYTHING
+from .validation import checked, keep_readonly, required, strip, strip_upper
 
 MENU_ORDER = 10
 
 UNIT_VIEWERS = EVERYTHING | {Role.unit_admin, Role.authority}
+UNIT_MANAGERS = ADMINS | {Role.unit_admin}
+# Filled in by the system when the unit registered: grey for the unit admin (seed 000 §2.1).
+SYSTEM_FILLED = ("name", "uscc", "province_city")
+
+
+def _legal_rep_id(form, field):
+    """法定代表人证件号码: GB 11643 only when the type is 居民身份证."""
+    id_type = getattr(form, "legal_rep_id_type", None)
+    if field.data and id_type is not None and id_type.data is not None and id_type.data.name == ID_CARD:
+        if problem := id_card_error(field.data):
+            raise ValidationError(problem)
+
+
+def _paid_in(form, field):
+    registered = form.registered_capital.data if "registered_capital" in form else None
+    if problem := capital_error(registered, field.data):
+        raise ValidationError(problem)
+
+
+def _registered(form, field):
+    if field.data is not None and field.data < 0:
+        raise ValidationError("注册资本不能为负数")
 
 
 class UnitView(ScopedModelView):
@@ -18,17 +66,173 @@ class UnitView(ScopedModelView):
     column_searchable_list = ("name", "uscc", "legal_rep")
     column_filters = ("status", "region.name", "nature.name")
     column_labels = {"region.name": "单位所在区县", "nature.name": "单位性质"}
-    form_excluded_columns = ("created_at", "updated_at", "secondary_units")
+    column_details_list = (
+        "name", "province_city", "city_scope", "region", "address", "postcode", "registered_on", "registered_capital",
+        "paid_in_capital", "uscc", "registration_type", "nature", "legal_rep", "legal_rep_id_type", "legal_rep_id_no",
+        "zone", "industry", "contact_name", "contact_mobile", "contact_phone", "email", "keywords",
+        "bank_account_name", "bank_name", "bank_account", "bank_code", "competent_unit", "status",
+    )
+    form_columns = column_details_list
+    form_args = {
+        "name": {"validators": [required("单位名称")], "filters": [strip]},
+        "uscc": {"validators": [checked(uscc_error)], "filters": [strip_upper]},
+        "postcode": {"validators": [checked(postcode_error)], "filters": [strip]},
+        "registered_capital": {"validators": [_registered]},
+        "paid_in_capital": {"validators": [_paid_in]},
+        "legal_rep_id_no": {"validators": [_legal_rep_id], "filters": [strip_upper]},
+        "contact_mobile": {"validators": [required("单位联系人手机"), checked(mobile_error)], "filters": [strip]},
+        "contact_phone": {"validators": [required("单位联系人办公电话"), checked(phone_error)], "filters": [strip]},
+        "email": {"validators": [required("E-mail"), checked(email_error)], "filters": [strip]},
+        "keywords": {"validators": [checked(keywords_error)], "filters": [strip], "description": "3–5 个，用 、 , 或 ， 分隔"},
+        "bank_name": {"validators": [required("开户银行")], "filters": [strip]},
+        "bank_account": {"validators": [required("银行账号")], "filters": [strip]},
+        "bank_code": {"validators": [required("银行行号"), checked(bank_code_error)], "filters": [strip]},
+    }
+    details_template = "admin/unit_details.html"
+
+    @expose("/")
+    def index_view(self):
+        # 单位信息 of a unit admin is its one unit: straight to it.
+        p = principal()
+        if p is not None and p.role == Role.unit_admin and not request.args:
+            return redirect(self.get_url(".details_view", id=p.unit_id))
+        return super().index_view()
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if current_role() == Role.unit_admin:
+            for name in ("status", "competent_unit"):
+                if name in form:
+                    delattr(form, name)
+            keep_readonly(form, obj, SYSTEM_FILLED)
+        return form
+
+
+class AuthorizeForm(FlaskForm):
+    name = StringField("姓名", validators=[required("姓名")])
+    mobile = StringField("手机号码", validators=[required("手机号码"), checked(mobile_error)])
+    id_no = StringField("证件号码", validators=[required("证件号码"), checked(id_card_error)], filters=[strip_upper])
+
+
+class AuthorizationView(BaseView):
+    """账号授权 (seed 000 §2.2): the legal unit itself names its one 法人单位授权人."""
+
+    def is_accessible(self) -> bool:
+        # The 授权人 has every unit function except this one.
+        return current_user.is_authenticated and current_user.role == Role.unit_admin and not current_user.unit_authorized
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(404)
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        unit = db.session.get(Unit, current_user.unit_id)
+        form = AuthorizeForm()
+        current = accounts.authorized_user(db.session, unit.id)
+        if form.validate_on_submit():
+            try:
+                granted = accounts.authorize(db.session, unit, form.name.data, form.mobile.data, form.id_no.data)
+            except accounts.AccountError as error:
+                db.session.rollback()
+                getattr(form, error.field).errors = [*getattr(form, error.field).errors, error.message]
+            else:
+                db.session.commit()
+                message = f"已授权 {granted.user.name} 为法人单位授权人"
+                if current is not None:
+                    message += f"，原授权人 {current.name} 的单位权限已取消"
+                if granted.temporary_password:
+                    message += f"。已创建账号：用户名 {granted.user.username}，临时密码 {granted.temporary_password}（仅显示一次，首次登录须修改）"
+                flash(message, "success")
+                return redirect(self.get_url(".index"))
+        return self.render("admin/authorization.html", form=form, unit=unit, current=current, show_form=bool(form.errors) or request.args.get("edit"))
 
 
 class SecondaryUnitView(ScopedModelView):
-    roles = UNIT_VIEWERS
-    create_roles = edit_roles = delete_roles = ADMINS | {Role.unit_admin}
+    roles = UNIT_VIEWERS | {Role.dept_admin}
+    create_roles = edit_roles = delete_roles = UNIT_MANAGERS
     column_list = ("unit", "name", "manager_name", "manager_mobile", "manager_id_no")
-    column_searchable_list = ("name", "manager_name")
+    column_searchable_list = ("name", "manager_name", "manager_mobile")
     form_columns = ("unit", "name", "manager_name", "manager_mobile", "manager_id_no")
+    form_args = {
+        "name": {"validators": [required("二级单位（部门）名称")], "filters": [strip]},
+        "manager_name": {"validators": [required("管理人员姓名")], "filters": [strip]},
+        "manager_mobile": {"validators": [required("管理人员手机"), checked(mobile_error)], "filters": [strip]},
+        "manager_id_no": {"validators": [required("管理人员身份证号码"), checked(id_card_error)], "filters": [strip_upper]},
+    }
+    column_descriptions = {"manager_name": "一个二级单位仅可设置 1 名管理人员；不可与法人单位授权人是同一个人"}
+
+    def _without_unit(self, form):
+        if current_role() == Role.unit_admin and "unit" in form:
+            delattr(form, "unit")
+        return form
+
+    def create_form(self, obj=None):
+        return self._without_unit(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._without_unit(super().edit_form(obj))
+
+    def create_model(self, form):
+        model = SecondaryUnit()
+        return model if self._save(form, model, True) else False
+
+    def update_model(self, form, model):
+        return self._save(form, model, False)
+
+    def _save(self, form, model: SecondaryUnit, is_created: bool) -> bool:
+        session = self.session
+        try:
+            with session.no_autoflush:
+                form.populate_obj(model)
+                if current_role() == Role.unit_admin:
+                    model.unit_id = principal().unit_id
+                if model.unit_id is None and model.unit is not None:
+                    model.unit_id = model.unit.id
+            clash = session.scalar(
+                select(SecondaryUnit.id).where(SecondaryUnit.unit_id == model.unit_id, SecondaryUnit.name == model.name, SecondaryUnit.id != (model.id or 0))
+            )
+            if clash:
+                raise accounts.AccountError("name", "本单位已有同名的二级单位")
+            if is_created:
+                session.add(model)
+            session.flush()
+            granted = accounts.set_manager(session, model, form.manager_name.data, form.manager_mobile.data, form.manager_id_no.data)
+            session.commit()
+        except accounts.AccountError as error:
+            session.rollback()
+            field = form[error.field]
+            field.errors = [*field.errors, error.message]
+            return False
+        except IntegrityError:
+            session.rollback()
+            flash("保存失败：数据与现有记录冲突，请检查后重试", "error")
+            return False
+        if granted.temporary_password:
+            flash(
+                f"已为管理人员 {granted.user.name} 创建二级单位管理账号：用户名 {granted.user.username}，"
+                f"临时密码 {granted.temporary_password}（仅显示一次，首次登录须修改）",
+                "success",
+            )
+        else:
+            flash(f"已保存，{granted.user.name} 为该二级单位管理人员", "success")
+        return model
+
+    def delete_model(self, model: SecondaryUnit) -> bool:
+        blocker = accounts.delete_blocker(self.session, model.id)
+        if blocker:
+            flash(f"{model.name}：{blocker}", "error")
+            return False
+        retired = accounts.retire_managers(self.session, model.id)
+        self.session.delete(model)
+        self.session.commit()
+        if retired:
+            flash(f"已删除二级单位 {model.name}，管理人员账号已停用", "success")
+        return True
 
 
 def register(admin, session):
     admin.add_view(UnitView(Unit, session, name="单位信息", category="用户中心", endpoint="unit"))
+    admin.add_view(AuthorizationView(name="账号授权", category="用户中心", endpoint="unit_authorization"))
     admin.add_view(SecondaryUnitView(SecondaryUnit, session, name="二级单位", category="用户中心", endpoint="secondary_unit"))

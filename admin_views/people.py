@@ -1,27 +1,259 @@
-"""个人信息 and 个人信息审核 views."""
-from models import Person, Role, Unit
+"""个人信息 (own record) and 个人信息审核 (seed 000 §2.4–2.5), both on the `person` endpoint."""
+from __future__ import annotations
 
-from .base import ScopedModelView, scoped_options
+from datetime import date, datetime
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import DateTimeBetweenFilter, FilterEqual, FilterLike
+from flask_login import current_user
+from sqlalchemy import and_, or_, select
+from wtforms import StringField
+from wtforms.validators import ValidationError
+
+from extensions import db
+from models import REVIEWED_FIELDS, DictItem, Person, ReviewStatus, Role, Unit, UnitStatus
+from rules import people
+from rules.accounts import approved_unit
+from rules.validators import email_error, mobile_error, phone_error
+
+from .base import Outcome, ScopedModelView, current_role, principal, scoped_options
 from .roles import ADMINS, ALL, EVERYTHING
-from flask_admin.contrib.sqla.filters import FilterEqual
-
+from .validation import checked, keep_readonly, required, strip, strip_upper
 
 MENU_ORDER = 20
 
+REVIEWERS = frozenset({Role.unit_admin, Role.dept_admin})
+RELATED = {"education_id": "education", "degree_id": "degree", "title_id": "title"}
+
+
+def _unit_name(form, field):
+    if field.data and approved_unit(db.session, field.data) is None:
+        raise ValidationError("未找到该单位，请输入已注册单位的全称（维护个人信息前请确保工作单位已注册）")
+
+
+def _id_no(form, field):
+    id_type = form.id_type.data if "id_type" in form else None
+    if problem := people.id_no_error(db.session, id_type.id if id_type else None, field.data or ""):
+        raise ValidationError(problem)
+
+
+def _display(field: str, value) -> str:
+    if value is None or value == "":
+        return "（空）"
+    if field in RELATED:
+        item = db.session.get(DictItem, value)
+        return item.name if item else str(value)
+    if field == "unit_id":
+        unit = db.session.get(Unit, value)
+        return unit.name if unit else str(value)
+    return str(value)
+
+
 class PersonView(ScopedModelView):
     roles = ALL
-    create_roles = ADMINS | {Role.unit_admin}
-    edit_roles = ALL - {Role.bureau, Role.authority}
+    create_roles = ADMINS  # people otherwise come with their accounts (registration, 授权, 二级单位)
+    # Others' records are edited by the system administrator only; everyone edits their own (see edit_view).
+    edit_roles = ADMINS
     delete_roles = ADMINS
+    action_roles = {"approve": REVIEWERS, "reject": REVIEWERS}
+    reason_actions = {"reject": ("驳回原因", True)}
+    details_template = "admin/person_details.html"
     column_list = ("name", "gender", "id_no", "mobile", "education", "title", "unit", "secondary_unit", "submitted_at", "review_status")
+    column_labels = {"mobile": "手机号码", "unit": "工作单位", "submitted_at": "最近更新时间"}
     column_searchable_list = ("name", "id_no", "mobile")
+    column_default_sort = ("submitted_at", True)
     column_filters = (
-        "review_status",
+        FilterLike(Person.name, "姓名"),
+        FilterLike(Person.id_no, "证件号码"),
+        FilterLike(Person.mobile, "手机号码"),
         FilterEqual(Person.unit_id, "工作单位", options=scoped_options(Unit)),
-        "submitted_at",
+        DateTimeBetweenFilter(Person.submitted_at, "更新时间"),
+        FilterEqual(Person.review_status, "状态", options=ReviewStatus.choices()),
     )
-    form_excluded_columns = ("created_at", "updated_at", "pending_changes", "review_status", "review_reason", "submitted_at", "user")
+    column_details_list = (
+        "name", "gender", "nationality", "ethnicity", "political_status", "id_type", "id_no", "birth_date",
+        "work_province", "work_region", "work_city_scope", "unit_nature", "unit", "secondary_unit", "unit_address",
+        "education", "degree", "title", "position", "major", "mobile", "office_phone", "email", "qq", "wechat",
+        "submitted_at", "review_status", "review_reason",
+    )
+    form_columns = (
+        "name", "gender", "nationality", "ethnicity", "political_status", "id_type", "id_no", "birth_date",
+        "work_province", "work_region", "work_city_scope", "unit_nature", "unit_name", "unit_address",
+        "education", "degree", "title", "position", "major", "mobile", "office_phone", "email", "qq", "wechat",
+    )
+    form_extra_fields = {"unit_name": StringField("工作单位名称", validators=[required("工作单位名称"), _unit_name], filters=[strip])}
+    form_args = {
+        "name": {"validators": [required("姓名")], "filters": [strip]},
+        "id_no": {"validators": [required("证件号码"), _id_no], "filters": [strip_upper]},
+        "mobile": {"validators": [required("手机"), checked(mobile_error)], "filters": [strip]},
+        "office_phone": {"validators": [checked(phone_error)], "filters": [strip]},
+        "email": {"validators": [checked(email_error)], "filters": [strip]},
+    }
+    form_widget_args = {"birth_date": {"readonly": True}}
+    column_descriptions = {"birth_date": "由证件号码自动带出"}
+
+    # -- who sees what -------------------------------------------------------------------
+    def is_visible(self) -> bool:
+        return current_role() in REVIEWERS | EVERYTHING
+
+    def may_edit(self, person: Person) -> bool:
+        return current_role() in self.edit_roles or person.user_id == current_user.id
+
+    @property
+    def can_edit(self) -> bool:  # type: ignore[override]
+        return current_role() in self.edit_roles or bool(g.get("own_person_edit"))
+
+    def may_review(self, person: Person) -> bool:
+        p = principal()
+        if p is None or p.role not in REVIEWERS or person.review_status != ReviewStatus.pending:
+            return False
+        return db.session.scalar(select(Person.id).where(Person.id == person.id, people.reviewed_by(p))) is not None
+
+    def change_rows(self, person: Person) -> list[tuple[str, str, str, bool]]:
+        """Old (in force) and new (waiting) values side by side for the details page."""
+        pending = person.pending_changes or {}
+        rows = []
+        for field in REVIEWED_FIELDS:
+            old = getattr(person, field)
+            new = pending.get(field, old)
+            rows.append((people.FIELD_LABELS[field], _display(field, old), _display(field, new), field in pending and new != old))
+        return rows
+
+    # -- 个人信息: the person's own edit -----------------------------------------------
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        person = self.get_one(request.args.get("id"))
+        if not self.may_edit(person):
+            abort(404)
+        g.own_person_edit = person.user_id == current_user.id
+        return super().edit_view()
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        keep_readonly(form, obj, ("birth_date",))
+        return form
+
+    def on_form_prefill(self, form, id):
+        """The form shows what the person last submitted: approved values with waiting changes on top."""
+        if request.method == "POST":
+            return  # a refused post shows what was typed
+        person = self.get_one(id)
+        shown = people.shown_values(person)
+        form.id_no.data = shown["id_no"]
+        form.position.data = shown["position"]
+        for field, rel in RELATED.items():
+            form[rel].data = db.session.get(DictItem, shown[field]) if shown[field] else None
+        unit = db.session.get(Unit, shown["unit_id"]) if shown["unit_id"] else None
+        form.unit_name.data = unit.name if unit else ""
+
+    def on_model_change(self, form, model, is_created):
+        if is_created:
+            unit = approved_unit(self.session, form.unit_name.data)
+            model.unit_id = unit.id if unit else None
+            model.birth_date = people.birth_from(self.session, model.id_type.id if model.id_type else None, model.id_no)
+
+    def update_model(self, form, model: Person):
+        session = self.session
+        try:
+            with session.no_autoflush:
+                approved = people.approved_values(model)
+                for name, field in form._fields.items():
+                    if name not in ("unit_name", "csrf_token", "birth_date"):
+                        field.populate_obj(model, name)
+                new = {
+                    "id_no": model.id_no,
+                    "position": model.position,
+                    "unit_id": approved_unit(session, form.unit_name.data).id,
+                    **{f: (getattr(model, rel).id if getattr(model, rel) else None) for f, rel in RELATED.items()},
+                }
+                # The approved values stay in force while the change waits for review.
+                model.id_no, model.position = approved["id_no"], approved["position"]
+                for f, rel in RELATED.items():
+                    setattr(model, rel, session.get(DictItem, approved[f]) if approved[f] else None)
+                model.id_type_id = model.id_type.id if model.id_type else None
+                waiting = people.submit(session, model, new)  # plain fields are already on the model
+            session.commit()
+        except Exception as ex:  # noqa: BLE001 — Flask-Admin's own contract: flash, roll back, keep the form
+            session.rollback()
+            if not self.handle_view_exception(ex):
+                flash(f"保存失败：{ex}", "error")
+            return False
+        if waiting:
+            flash("已保存。证件号码、工作单位、最高学历、最高学位、职称、职务的修改已提交单位审核（待审核），审核通过前仍以原信息为准", "info")
+        return True
+
+    # -- 个人信息审核 --------------------------------------------------------------------
+    def _review(self, ids, verb: str, decide) -> None:
+        outcome = Outcome()
+        p = principal()
+        for person in self.scoped_rows(self.scoped_ids(ids)):
+            label = f"{person.name}"
+            problem = decide(p, person.id)
+            if problem:
+                db.session.rollback()
+                outcome.skip(label, problem)
+            else:
+                db.session.commit()
+                outcome.ok(label)
+        outcome.flash(verb)
+
+    @action("approve", "审核通过", "确定审核通过所选人员的个人信息？")
+    def action_approve(self, ids):
+        self._review(ids, "审核通过", lambda p, pid: people.approve(db.session, p, pid))
+
+    @action("reject", "审核不通过")
+    def action_reject(self, ids):
+        reason = self.action_reason()
+        self._review(ids, "审核不通过", lambda p, pid: people.reject(db.session, p, pid, reason))
+
+
+class MyPersonView(BaseView):
+    """个人信息: everyone with a unit keeps their own record; it is created from the account on first visit."""
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated and current_user.role in (Role.applicant, Role.dept_admin, Role.unit_admin)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(404)
+
+    @expose("/")
+    def index(self):
+        person = db.session.scalar(select(Person).where(Person.user_id == current_user.id))
+        if person is None:
+            person = _person_of(current_user)
+            db.session.add(person)
+            db.session.commit()
+        return redirect(url_for("person.details_view", id=person.id))
+
+
+def _person_of(user) -> Person:
+    id_type = db.session.scalar(select(DictItem.id).where(DictItem.category == "id_type", DictItem.name == people.ID_CARD))
+    clash = user.id_no and db.session.scalar(select(Person.id).where(Person.id_type_id == id_type, Person.id_no == user.id_no))
+    return Person(
+        user_id=user.id,
+        name=user.name,
+        id_type_id=id_type,
+        id_no=None if clash else user.id_no,
+        birth_date=people.birth_from(db.session, id_type, user.id_no),
+        mobile=user.mobile,
+        unit_id=user.unit_id,
+        secondary_unit_id=user.secondary_unit_id if user.role == Role.applicant else None,
+        review_status=ReviewStatus.approved,
+        submitted_at=datetime.now(),
+    )
+
+
+def _todo_where(p):
+    return and_(Person.review_status == ReviewStatus.pending, people.reviewed_by(p))
 
 
 def register(admin, session):
-    admin.add_view(PersonView(Person, session, name="个人信息", category="用户中心", endpoint="person"))
+    from .home import Todo, register_todo
+
+    admin.add_view(MyPersonView(name="个人信息", category="用户中心", endpoint="my_person"))
+    admin.add_view(PersonView(Person, session, name="个人信息审核", category="用户中心", endpoint="person"))
+    register_todo(Todo("个人信息待审核", REVIEWERS, Person, _todo_where, "person.index_view", {"flt0_5": "pending"}))

@@ -2,9 +2,12 @@
 from .base import Base, LabeledEnum  # noqa: F401
 from .reference import DICT_CATEGORIES, DictItem, Region, RegionKind  # noqa: F401
 from .org import CityScope, SecondaryUnit, Unit, UnitStatus  # noqa: F401
-from .accounts import LoginThrottle, Role, User  # noqa: F401
+from .accounts import MODULES, LoginThrottle, Role, User  # noqa: F401
 from .people import REVIEWED_FIELDS, Gender, Person, ReviewStatus  # noqa: F401
 from .audit import ACTION_LABELS, LOGIN_ACTIONS, AuditLog  # noqa: F401
+
+# -- units, people and accounts (issue 3) --
+from .registration import RegistrationRoute, UnitRegistration  # noqa: F401
 
 # -- declarations and calls (issue 4) --
 

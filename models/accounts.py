@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, LabeledEnum, Timestamped, enum_column, label
@@ -21,12 +21,30 @@ class Role(LabeledEnum):
     sysadmin = ("sysadmin", "系统管理员")
 
 
+# 模块配置 (seed 004): the declaration types a 填报用户 may use, granted by the unit admin.
+MODULES = {
+    "research": "科研项目",
+    "startup": "创业资助",
+    "innovation": "创新资助",
+    "tech_innovation": "技术创新项目",
+}
+
+
 class User(Timestamped, Base):
     __tablename__ = "app_user"
     __table_args__ = (
         CheckConstraint("role NOT IN ('unit_admin', 'dept_admin', 'applicant') OR unit_id IS NOT NULL", name="unit_roles_have_unit"),
         CheckConstraint("role <> 'dept_admin' OR secondary_unit_id IS NOT NULL", name="dept_admin_has_dept"),
         CheckConstraint("role <> 'authority' OR region_id IS NOT NULL OR unit_id IS NOT NULL", name="authority_has_area"),
+        CheckConstraint("NOT unit_authorized OR role = 'unit_admin'", name="authorized_is_unit_admin"),
+        # 账号授权 (seed 000 §2.2): at most one 法人单位授权人 per legal unit.
+        Index(
+            "uq_app_user_unit_authorized",
+            "unit_id",
+            unique=True,
+            sqlite_where=text("unit_authorized"),
+            postgresql_where=text("unit_authorized"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,6 +66,11 @@ class User(Timestamped, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, info=label("启用"))
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, info=label("需修改密码"))
     modules: Mapped[Optional[list]] = mapped_column(JSON, info=label("模块配置"))
+    email: Mapped[Optional[str]] = mapped_column(String(120), info=label("电子邮箱"))
+    # 法人单位授权人: a unit_admin account granted by the legal unit; everything but 账号授权 itself.
+    unit_authorized: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false"), info=label("法人单位授权人")
+    )
     last_login_at: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("最近登录时间"))
 
     unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[unit_id], info=label("所属单位"))

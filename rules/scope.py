@@ -138,6 +138,23 @@ def _audit(p: Principal) -> ColumnElement[bool]:
     return false()
 
 
+# -- units, people and accounts (issue 3) ---------------------------------------------------
+from models import UnitRegistration  # noqa: E402
+
+
+@rule(UnitRegistration)
+def _unit_registration(p: Principal) -> ColumnElement[bool]:
+    """The registrant sees their own; the reviewer its routed ones; a unit admin its unit's."""
+    from rules.registration import reviewer_predicate
+
+    own = UnitRegistration.registrant_id == p.user_id
+    if p.role == Role.authority:
+        return or_(own, reviewer_predicate(p))
+    if p.role == Role.unit_admin:
+        return or_(own, equals(UnitRegistration.unit_id, p.unit_id))
+    return own
+
+
 # -- declarations and calls (issue 4) ------------------------------------------------------
 
 
@@ -145,3 +162,4 @@ def _audit(p: Principal) -> ColumnElement[bool]:
 
 
 # -- export jobs (issue 6) ------------------------------------------------------------------
+

@@ -1,0 +1,138 @@
+"""单位注册 (注册管理员) and 单位注册审核 (seed 002 §4.1, §5.1, §6 1.5; seed 004)."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_wtf import FlaskForm
+from sqlalchemy import and_, select
+from wtforms import SelectField, StringField
+
+from extensions import db
+from models import DictItem, Region, RegionKind, RegistrationRoute, ReviewStatus, Role, UnitRegistration
+from rules import registration as rules
+
+from .base import Outcome, ScopedModelView, current_role, principal
+from .roles import ALL, EVERYTHING
+from .validation import strip, strip_upper
+
+MENU_ORDER = 15
+REVIEWERS = EVERYTHING | {Role.authority}
+
+
+class RegistrationForm(FlaskForm):
+    """The unit's data a registrant fills in; routing fields are checked against the 单位性质."""
+
+    name = StringField("单位名称", filters=[strip])
+    uscc = StringField("统一社会信用代码", filters=[strip_upper])
+    nature_id = SelectField("单位性质", choices=[])
+    region_id = SelectField("单位所在区县", choices=[])
+    address = StringField("通信地址", filters=[strip])
+    legal_rep = StringField("法定代表人", filters=[strip])
+    contact_name = StringField("联系人姓名", filters=[strip])
+    contact_mobile = StringField("联系人手机", filters=[strip])
+    email = StringField("电子邮箱", filters=[strip])
+    reviewer_unit_id = SelectField("上级主管部门（事业单位、机关、国有企业必选）", choices=[])
+    reviewer_region_id = SelectField("参保地所在区县（非公有制经济、社会组织必选）", choices=[])
+
+    REQUIRED = tuple(rules.REQUIRED)
+
+    def fill_choices(self) -> None:
+        blank = [("", "---请选择---")]
+        natures = db.session.execute(
+            select(DictItem.id, DictItem.name).where(DictItem.category == "unit_nature", DictItem.name.in_(rules.ROUTES), DictItem.active.is_(True)).order_by(DictItem.sort)
+        ).all()
+        districts = db.session.execute(select(Region.id, Region.name).where(Region.kind == RegionKind.district).order_by(Region.sort, Region.code)).all()
+        self.nature_id.choices = blank + [(str(i), n) for i, n in natures]
+        self.region_id.choices = blank + [(str(i), n) for i, n in districts]
+        self.reviewer_region_id.choices = blank + [(str(i), n) for i, n in districts]
+        self.reviewer_unit_id.choices = blank + [(str(u.id), u.name) for u in rules.competent_units(db.session)]
+
+
+def _unit_field(name):
+    return lambda view, context, model, _: getattr(model.unit, name) or ""
+
+
+class RegistrationView(ScopedModelView):
+    roles = ALL
+    create_roles = frozenset({Role.applicant})
+    action_roles = {"approve": REVIEWERS, "reject": REVIEWERS}
+    reason_actions = {"reject": ("审核意见（不通过原因）", True)}
+    column_list = ("unit", "unit.uscc", "unit.nature", "route", "reviewer_unit", "reviewer_region", "registrant", "submitted_at", "status", "reason")
+    column_labels = {"unit": "单位名称", "unit.uscc": "统一社会信用代码", "unit.nature": "单位性质"}
+    column_searchable_list = ("unit.name", "unit.uscc")
+    column_default_sort = ("submitted_at", True)
+    column_filters = (
+        FilterEqual(UnitRegistration.status, "审核状态", options=ReviewStatus.choices()),
+        FilterEqual(UnitRegistration.route, "审核流程", options=RegistrationRoute.choices()),
+    )
+    column_details_list = ("unit", "unit.uscc", "unit.nature", "unit.region", "unit.legal_rep", "unit.contact_name", "unit.contact_mobile", "unit.email", "route", "reviewer_unit", "reviewer_region", "registrant", "submitted_at", "status", "reason", "reviewed_by", "reviewed_at")
+    column_labels.update({"unit.region": "单位所在区县", "unit.legal_rep": "法定代表人", "unit.contact_name": "联系人姓名", "unit.contact_mobile": "联系人手机", "unit.email": "电子邮箱"})
+
+    def is_visible(self) -> bool:
+        return current_role() in REVIEWERS | {Role.applicant}
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        """注册管理员: the signed-in person fills in the unit's data and submits it for review."""
+        if not self.can_create:
+            abort(404)
+        from flask_login import current_user
+
+        form = RegistrationForm()
+        form.fill_choices()
+        if request.method == "POST" and form.validate():
+            data = {f.name: f.data for f in form if f.name != "csrf_token"}
+            try:
+                reg = rules.register(db.session, current_user, data)
+            except rules.RegistrationError as error:
+                db.session.rollback()
+                for name, message in error.errors.items():
+                    form[name].errors = [*form[name].errors, message]
+            else:
+                db.session.commit()
+                flash(f"单位注册已提交，等待{reg.route.label.removesuffix('审核')}审核；审核通过后您将成为 {reg.unit.name} 的单位管理员", "success")
+                return redirect(self.get_url(".index_view"))
+        elif request.method == "POST":
+            flash("页面已过期，请刷新后重试", "error")
+        return self.render("admin/registration_form.html", form=form, required=rules.REQUIRED)
+
+    def _review(self, ids, verb, decide):
+        outcome = Outcome()
+        p = principal()
+        for reg in self.scoped_rows(self.scoped_ids(ids)):
+            label = reg.unit.name
+            problem = decide(p, reg.id)
+            if problem:
+                db.session.rollback()
+                outcome.skip(label, problem)
+            else:
+                db.session.commit()
+                outcome.ok(label)
+        outcome.flash(verb)
+
+    @action("approve", "审核通过", "确定审核通过所选单位注册？通过后注册人成为该单位的单位管理员。")
+    def action_approve(self, ids):
+        self._review(ids, "审核通过", lambda p, rid: rules.approve(db.session, p, rid))
+
+    @action("reject", "审核不通过")
+    def action_reject(self, ids):
+        reason = self.action_reason()
+        self._review(ids, "审核不通过", lambda p, rid: rules.reject(db.session, p, rid, reason))
+
+
+def register(admin, session):
+    from .home import Todo, register_todo
+
+    admin.add_view(RegistrationView(UnitRegistration, session, name="单位注册", category="用户中心", endpoint="registration"))
+    register_todo(
+        Todo(
+            "单位注册待审核",
+            frozenset({Role.authority, Role.bureau}),
+            UnitRegistration,
+            lambda p: and_(UnitRegistration.status == ReviewStatus.pending, rules.reviewer_predicate(p)),
+            "registration.index_view",
+            {"flt0_0": "pending"},
+        )
+    )
