@@ -137,6 +137,16 @@ class Client(FlaskClient):
 
     csrf_token: str = ""
 
+    def open(self, *args, **kwargs):
+        # The test's app context is shared with the requests: forget the user Flask-Login (and Flask-WTF its token) cached
+        # in `g` by another client, so several logged-in clients can take turns in one test.
+        from flask import g, has_app_context
+
+        if has_app_context():
+            g.pop("_login_user", None)
+            g.pop("csrf_token", None)
+        return super().open(*args, **kwargs)
+
     def refresh_csrf(self) -> str:
         page = self.get("/change-password").get_data(as_text=True)
         match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
