@@ -12,7 +12,7 @@ from flask import abort, current_app, flash, redirect, request, send_file, url_f
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.babel import gettext
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual, IntEqualFilter
 from flask_admin.helpers import get_redirect_target
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -72,12 +72,12 @@ class DeclarationView(ScopedModelView):
     column_formatters = {"status": _status}
     column_filters = (
         FilterEqual(Declaration.status, "项目状态", options=Status.choices()),
-        FilterEqual(Declaration.year, "项目年度"),
-        FilterEqual(Declaration.call_id, "项目批次", options=scoped_options(Call)),
+        IntEqualFilter(Declaration.year, "项目年度"),
+        IntEqualFilter(Declaration.call_id, "项目批次", options=scoped_options(Call)),
         CallTypeFilter(Declaration.call_id, "申报类型", options=CallType.choices()),
-        FilterEqual(Declaration.unit_id, "申报单位", options=scoped_options(Unit)),
-        FilterEqual(Declaration.tech_level_id, "项目技术水平", options=_dict_options("tech_level")),
-        FilterEqual(Declaration.industry_category_id, "产业类别", options=_dict_options("industry_category")),
+        IntEqualFilter(Declaration.unit_id, "申报单位", options=scoped_options(Unit)),
+        IntEqualFilter(Declaration.tech_level_id, "项目技术水平", options=_dict_options("tech_level")),
+        IntEqualFilter(Declaration.industry_category_id, "产业类别", options=_dict_options("industry_category")),
     )
     column_details_list = (
         "number", "call", "year", "unit", "secondary_unit", "applicant", "status", "name", "leader", "leader_phone",
@@ -394,7 +394,7 @@ class ReviewRecordView(ScopedModelView):
     can_view_details = False
     column_list = ("declaration", "at", "actor_name", "role", "level", "action", "from_status", "to_status", "opinion")
     column_default_sort = ("id", True)
-    column_filters = (FilterEqual(ReviewRecord.declaration_id, "申报书编号"), FilterEqual(ReviewRecord.action, "操作"))
+    column_filters = (IntEqualFilter(ReviewRecord.declaration_id, "申报书编号"), FilterEqual(ReviewRecord.action, "操作"))
     column_labels = {"actor_name": "操作人"}
     column_formatters = {
         "role": lambda v, c, m, n: Role(m.role).label if m.role in Role._value2member_map_ else m.role,
