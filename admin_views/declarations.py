@@ -23,7 +23,8 @@ from models import (
     Attachment, AttachmentKind, BudgetItem, Call, CallType, Declaration, DictItem, Level, Member, ProgressReport,
     ReportStatus, ReviewRecord, Role, Status, Unit, UnitRevenue,
 )
-from rules import quotas, workflow
+from extensions import db
+from rules import quotas, scope, workflow
 
 from .base import Outcome, ScopedModelView, principal, scoped_options
 from .home import TODOS, Todo, register_todo
@@ -43,7 +44,21 @@ def _status(view, context, model, name):
 
 
 def _dict_options(category):
-    return scoped_options(DictItem, where=DictItem.category == category)
+    return _name_options(DictItem, DictItem.category == category, DictItem.active.is_(True))
+
+
+def _name_options(model, *where):
+    """(id, name) filter options inside the scope, read as plain rows (no ORM objects: the bureau
+    sees thousands of units and the list page builds these on every request)."""
+
+    def options():
+        p = principal()
+        if p is None:
+            return []
+        stmt = select(model.id, model.name).where(scope.predicate(p, model), *where).order_by(model.id).limit(500)
+        return [(str(i), n) for i, n in db.session.execute(stmt)]
+
+    return options
 
 
 class CallTypeFilter(BaseSQLAFilter):
@@ -73,9 +88,9 @@ class DeclarationView(ScopedModelView):
     column_filters = (
         FilterEqual(Declaration.status, "项目状态", options=Status.choices()),
         IntEqualFilter(Declaration.year, "项目年度"),
-        IntEqualFilter(Declaration.call_id, "项目批次", options=scoped_options(Call)),
+        IntEqualFilter(Declaration.call_id, "项目批次", options=_name_options(Call)),
         CallTypeFilter(Declaration.call_id, "申报类型", options=CallType.choices()),
-        IntEqualFilter(Declaration.unit_id, "申报单位", options=scoped_options(Unit)),
+        IntEqualFilter(Declaration.unit_id, "申报单位", options=_name_options(Unit)),
         IntEqualFilter(Declaration.tech_level_id, "项目技术水平", options=_dict_options("tech_level")),
         IntEqualFilter(Declaration.industry_category_id, "产业类别", options=_dict_options("industry_category")),
     )
@@ -321,8 +336,6 @@ class DeclarationView(ScopedModelView):
         return redirect(self.get_url(".details_view", id=d.id))
 
     def _attachment(self, att_id):
-        from rules import scope
-
         att = self.session.scalar(select(Attachment).where(Attachment.id == att_id, scope.predicate(principal(), Attachment)))
         if att is None:
             abort(404)
