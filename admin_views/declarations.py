@@ -61,14 +61,22 @@ def _name_options(model, *where):
     return options
 
 
-class CallTypeFilter(BaseSQLAFilter):
+class EnumFilter(FilterEqual):
+    """Equality on a coded column; a value outside the codes is ignored instead of failing the query."""
+
+    def __init__(self, column, name, enum_cls, **kwargs):
+        self.enum_cls = enum_cls
+        super().__init__(column, name, options=enum_cls.choices(), **kwargs)
+
+    def validate(self, value):
+        return value in self.enum_cls._value2member_map_
+
+
+class CallTypeFilter(EnumFilter):
     """申报类型 through the call, as a sub-select so the list needs no join."""
 
     def apply(self, query, value, alias=None):
         return query.filter(Declaration.call_id.in_(select(Call.id).where(Call.type == CallType(value))))
-
-    def operation(self):
-        return gettext("equals")
 
 
 class DeclarationView(ScopedModelView):
@@ -86,10 +94,10 @@ class DeclarationView(ScopedModelView):
     column_searchable_list = ("name", "number", "leader")
     column_formatters = {"status": _status}
     column_filters = (
-        FilterEqual(Declaration.status, "项目状态", options=Status.choices()),
+        EnumFilter(Declaration.status, "项目状态", Status),
         IntEqualFilter(Declaration.year, "项目年度"),
         IntEqualFilter(Declaration.call_id, "项目批次", options=_name_options(Call)),
-        CallTypeFilter(Declaration.call_id, "申报类型", options=CallType.choices()),
+        CallTypeFilter(Declaration.call_id, "申报类型", CallType),
         IntEqualFilter(Declaration.unit_id, "申报单位", options=_name_options(Unit)),
         IntEqualFilter(Declaration.tech_level_id, "项目技术水平", options=_dict_options("tech_level")),
         IntEqualFilter(Declaration.industry_category_id, "产业类别", options=_dict_options("industry_category")),
@@ -372,7 +380,7 @@ class CallView(ScopedModelView):
     column_list = ("name", "type", "year", "batch", "opens_at", "closes_at", "ranking_deadline", "review_chain", "quota_rule")
     column_default_sort = ("opens_at", True)
     column_searchable_list = ("name",)
-    column_filters = ("type", "year")
+    column_filters = (EnumFilter(Call.type, "申报类型", CallType), IntEqualFilter(Call.year, "项目年度"))
     column_formatters = {
         "review_chain": lambda v, c, m, n: " → ".join((m.authority_label if x == "authority" else Level(x).label) for x in (m.review_chain or [])),
         "quota_rule": lambda v, c, m, n: quotas.describe(m.quota_rule),
@@ -425,7 +433,7 @@ class ProgressReportView(ScopedModelView):
     reason_actions = {k: v[4] for k, v in workflow.REPORT_TRANSITIONS.items() if v[4]}
     column_list = ("declaration", "period", "percent", "invested", "status", "submitted_at", "return_reason")
     column_default_sort = ("id", True)
-    column_filters = (FilterEqual(ProgressReport.status, "状态", options=ReportStatus.choices()),)
+    column_filters = (EnumFilter(ProgressReport.status, "状态", ReportStatus),)
     form_columns = ("declaration", "period", "percent", "invested", "content", "problems")
 
     def scope_form(self, form, model=None):

@@ -323,3 +323,34 @@ def test_bureau_configures_a_call_and_bad_chains_are_refused(client_as, db_sessi
 def test_unit_revenue_is_scoped(client_as):
     assert "智联科技" not in text(client_as("unit_cqu").get("/admin/unit_revenue/"))
     assert "重庆渝北智联科技有限公司" in text(client_as("authority_yb").get("/admin/unit_revenue/"))
+
+
+def test_only_never_submitted_drafts_can_be_deleted(client_as, db_session):
+    zhang = client_as("applicant_zhang")
+    returned = decl(db_session, "低代码平台生成代码质量评估研究")
+    page = zhang.post_form("/admin/declaration/delete/", {"id": str(returned.id)}, follow_redirects=True)
+    assert "只能删除从未提交过的申报书" in text(page)
+    assert decl(db_session, returned.name).id == returned.id
+    draft = decl(db_session, "基于大模型的软件缺陷智能检测方法研究")
+    zhang.post_form("/admin/declaration/delete/", {"id": str(draft.id)})
+    assert db_session.scalar(select(func.count()).select_from(Declaration).where(Declaration.id == draft.id)) == 0
+    other = decl(db_session, "新型储能材料界面机理研究")  # applicant_li's draft
+    assert zhang.post_form("/admin/declaration/delete/", {"id": str(other.id)}).status_code == 404
+
+
+ENDPOINTS = ("declaration", "call", "review_record", "progress_report", "unit_revenue")
+
+
+@pytest.mark.parametrize("username", ["sysadmin", "bureau", "authority_yb", "authority_jw", "unit_cqu", "dept_cqu_se",
+                                      "applicant_zhang", "applicant_li", "unit_ent", "applicant_ent"])
+def test_every_page_for_every_role_is_200_or_404_and_scoped(client_as, db_session, username):
+    client = client_as(username)
+    for endpoint in ENDPOINTS:
+        for suffix in ("", "?search=研究", "?flt0_0=abc", "?page=3", "export/xlsx/"):
+            response = client.get(f"/admin/{endpoint}/{suffix}")
+            assert response.status_code in (200, 404), (endpoint, suffix, response.status_code)
+    listed = text(client.get("/admin/declaration/?page_size=100"))
+    others = {"applicant_li": "面向微服务架构", "unit_ent": "山地城市桥梁", "authority_yb": "山地城市桥梁",
+              "dept_cqu_se": "图神经网络", "unit_cqu": "智能仓储机器人", "applicant_ent": "精密减速器"}
+    if username in others:
+        assert others[username] not in listed
