@@ -8,14 +8,12 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, request, send_file
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.babel import gettext
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual, IntEqualFilter
+from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
 from flask_admin.helpers import get_redirect_target
 from flask_login import current_user
-from markupsafe import Markup, escape
 from sqlalchemy import select
 from wtforms.validators import ValidationError
 
@@ -26,9 +24,9 @@ from models import (
 from extensions import db
 from rules import quotas, scope, workflow
 
-from .base import Outcome, ScopedModelView, principal, scoped_options
+from .base import Outcome, ScopedModelView, principal
 from .home import TODOS, Todo, register_todo
-from .roles import ADMINS, ALL, EVERYTHING, REVIEWERS
+from .roles import ALL, EVERYTHING, REVIEWERS
 
 MENU_ORDER = 30
 CATEGORY = "项目申报"

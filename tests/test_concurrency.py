@@ -9,9 +9,9 @@ import threading
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
-from models import Call, Declaration, ReviewRecord, Role, Status, User
+from models import Call, Declaration, ReviewRecord, Status, User
 from rules import scope, workflow
 
 ROWS = 120

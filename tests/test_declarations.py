@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from models import Call, Declaration, ProgressReport, ReportStatus, Status, Unit, UnitRevenue
+from models import Call, Declaration, ProgressReport, ReportStatus, Status, Unit
 
 from .test_workflow import act, decl, text
 

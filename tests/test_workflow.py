@@ -67,8 +67,6 @@ def test_applicant_without_secondary_unit_starts_at_unit_review(client_as, db_se
 
 
 def test_call_without_authority_level_skips_it(client_as, db_session):
-    from models import Call
-
     d = decl(db_session, "工业软件可信验证平台研发")  # unit_review in the research call
     d.call.review_chain = ["dept", "unit", "bureau"]
     db_session.commit()
