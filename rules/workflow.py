@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Callable, Optional, Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, load_only
 
 from models import AuditLog, Call, Declaration, Level, ProgressReport, ReportStatus, ReviewRecord, Role, Status, Unit, UnitRevenue
 
@@ -178,32 +179,73 @@ def act(session: Session, p: scope.Principal, ids: Sequence[int], action: str, r
     rows = session.scalars(
         select(Declaration)
         .where(Declaration.id.in_(list(ids)), scope.predicate(p, Declaration))
-        .options(joinedload(Declaration.call), joinedload(Declaration.unit).joinedload(Unit.region))
+        .options(joinedload(Declaration.call), *_columns_for(t))
         .order_by(Declaration.id)
         .execution_options(populate_existing=True)
     ).all()
     for missing in sorted(set(ids) - {d.id for d in rows}):
         result.skipped.append((f"#{missing}", "记录不存在或无权访问"))
+    groups: dict[tuple, list[Declaration]] = {}
     for d in rows:
         refusal = _refusal(t, Context(session, p, d, now, reason))
         if refusal:
             result.skipped.append((str(d), refusal))
-            continue
-        before, after = d.status, t.target(d)
-        values = _side_effects(t, d, after, reason, now)
-        if not _compare_and_set(session, p, d, before, after, values):
-            result.skipped.append((str(d), "已被他人处理，请刷新后查看"))
-            continue
-        if after == S.returned:
-            _close_rank_gaps(session, d)
-        result.done.append((d.id, str(d)))
-        records.append(_record(p, d, t, before, after, reason, now))
-        audits.append(_audit(d, t, before, after, values, reason, now))
+        elif _needs_number(d, t.target(d)):  # one at a time: each draws its own 项目编号
+            values = _side_effects(t, d, t.target(d), reason, now)
+            won = _compare_and_set(session, p, d, d.status, t.target(d), values, now)
+            _settle(session, p, t, d, d.status, t.target(d), values, reason, now, won, result, records, audits)
+        else:
+            groups.setdefault((d.status, t.target(d)), []).append(d)
+    for (before, after), group in groups.items():  # one compare-and-set UPDATE … RETURNING per group
+        values = _side_effects(t, group[0], after, reason, now)
+        won = _compare_and_set_many(session, p, [d.id for d in group], before, after, values, now)
+        for d in group:
+            _settle(session, p, t, d, before, after, values, reason, now, d.id in won, result, records, audits)
     if records:
         session.execute(insert(ReviewRecord), records)
         session.execute(insert(AuditLog), audits)
     session.expire_all()
     return result
+
+
+def _columns_for(t: Transition) -> tuple:
+    """Reviewers' actions read only the workflow columns; submission also checks the content."""
+    if t.action == "submit":
+        return ()
+    return (load_only(Declaration.id, Declaration.status, Declaration.call_id, Declaration.applicant_id, Declaration.unit_id,
+                      Declaration.secondary_unit_id, Declaration.name, Declaration.number, Declaration.unit_rank,
+                      Declaration.authority_rank),)
+
+
+def _settle(session, p, t, d, before, after, values, reason, now, won, result, records, audits) -> None:
+    if not won:
+        result.skipped.append((str(d), "已被他人处理，请刷新后查看"))
+        return
+    if after == S.returned:
+        _close_rank_gaps(session, d)
+    result.done.append((d.id, str(d)))
+    records.append(_record(p, d, t, before, after, reason, now))
+    audits.append(_audit(d, t, before, after, values, reason, now))
+
+
+def _needs_number(d: Declaration, after: Status) -> bool:
+    return not d.number and d.status in EDITABLE and after not in (S.draft, S.returned)
+
+
+def _compare_and_set_many(session, p, ids, before, after, values, now, chunk=500) -> set[int]:
+    """UPDATE … WHERE id IN (:ids) AND status = :expected (inside the scope) RETURNING id:
+    still a compare-and-set per row — only the rows still in `before` move, and we learn which."""
+    t = Declaration.__table__
+    won: set[int] = set()
+    for start in range(0, len(ids), chunk):
+        stmt = (
+            t.update()
+            .where(t.c.id.in_(ids[start : start + chunk]), t.c.status == before, scope.predicate(p, Declaration))
+            .values(status=after, updated_at=now, **values)
+            .returning(t.c.id)
+        )
+        won.update(session.connection().execute(stmt).scalars())
+    return won
 
 
 def _refusal(t: Transition, c: Context) -> Optional[str]:
@@ -224,27 +266,37 @@ def _side_effects(t: Transition, d: Declaration, after: Status, reason: str, now
     return {}
 
 
-def _compare_and_set(session, p, d, before, after, values) -> bool:
-    """UPDATE … WHERE id = :id AND status = :expected; a 项目编号 is drawn at first submission."""
-    stmt = (
-        update(Declaration)
-        .where(Declaration.id == d.id, Declaration.status == before, scope.predicate(p, Declaration))
-        .values(status=after, updated_at=values.get("submitted_at") or datetime.now(), **values)
-        .execution_options(synchronize_session=False)
-    )
+def _compare_and_set(session, p, d, before, after, values, now) -> bool:
+    """UPDATE … WHERE id = :id AND status = :expected (inside the scope); a 项目编号 is drawn at
+    first submission. The statement is built once per (principal, columns) and only re-bound."""
+    params = {"id_": d.id, "expected_": before, "to_": after, "now_": now, **{f"v_{k}": v for k, v in values.items()}}
+    conn = session.connection()
     if d.number or after in (S.draft, S.returned) or d.status not in EDITABLE:
-        return session.execute(stmt).rowcount == 1
+        return conn.execute(_cas(p, tuple(values)), params).rowcount == 1
+    stmt = _cas(p, (*values, "number"))
     for _attempt in range(50):  # another submitter may take the same number first: draw again
         number = next_number(session, d)
         try:
             with session.begin_nested():
-                ok = session.execute(stmt.values(number=number)).rowcount == 1
+                ok = conn.execute(stmt, {**params, "v_number": number}).rowcount == 1
         except IntegrityError:
             continue
         if ok:
             values["number"] = number
         return ok
     raise RuntimeError("无法分配项目编号")
+
+
+@lru_cache(maxsize=256)
+def _cas(p: scope.Principal, keys: tuple[str, ...]):
+    t = Declaration.__table__
+    assignments = {"status": bindparam("to_", type_=t.c.status.type), "updated_at": bindparam("now_", type_=t.c.updated_at.type)}
+    assignments.update({k: bindparam(f"v_{k}", type_=t.c[k].type) for k in keys})
+    return (
+        t.update()
+        .where(t.c.id == bindparam("id_"), t.c.status == bindparam("expected_", type_=t.c.status.type), scope.predicate(p, Declaration))
+        .values(assignments)
+    )
 
 
 def number_prefix(d: Declaration) -> str:
