@@ -270,15 +270,14 @@ def _compare_and_set(session, p, d, before, after, values, now) -> bool:
     """UPDATE … WHERE id = :id AND status = :expected (inside the scope); a 项目编号 is drawn at
     first submission. The statement is built once per (principal, columns) and only re-bound."""
     params = {"id_": d.id, "expected_": before, "to_": after, "now_": now, **{f"v_{k}": v for k, v in values.items()}}
-    conn = session.connection()
     if d.number or after in (S.draft, S.returned) or d.status not in EDITABLE:
-        return conn.execute(_cas(p, tuple(values)), params).rowcount == 1
+        return session.connection().execute(_cas(p, tuple(values)), params).rowcount == 1
     stmt = _cas(p, (*values, "number"))
     for _attempt in range(50):  # another submitter may take the same number first: draw again
         number = next_number(session, d)
         try:
-            with session.begin_nested():
-                ok = conn.execute(stmt, {**params, "v_number": number}).rowcount == 1
+            with session.begin_nested():  # the SAVEPOINT is emitted when the session hands out its connection
+                ok = session.connection().execute(stmt, {**params, "v_number": number}).rowcount == 1
         except IntegrityError:
             continue
         if ok:
