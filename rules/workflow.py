@@ -65,6 +65,8 @@ def within_quota(c: Context) -> Optional[str]:
     d, call = c.declaration, c.call
     if not call.quota_rule:
         return None
+    # Lock the unit's row so that two submissions of one unit cannot both take the last place.
+    c.session.execute(select(Unit.id).where(Unit.id == d.unit_id).with_for_update())
     already = c.session.scalar(
         select(func.count()).select_from(Declaration).where(
             Declaration.call_id == call.id, Declaration.unit_id == d.unit_id,

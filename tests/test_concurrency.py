@@ -93,3 +93,31 @@ def test_concurrent_submitters_get_unique_consecutive_numbers(app, db_session):
     assert all(n.startswith(prefix) for n in numbers)
     seqs = sorted(int(n[-4:]) for n in numbers)
     assert seqs == list(range(seqs[0], seqs[0] + 80))  # no gaps, no duplicates
+
+
+def test_two_submissions_cannot_both_take_the_last_quota_place(app, db_session):
+    import os
+
+    import pytest
+
+    if not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
+        pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writers")
+    ent = db_session.scalars(select(User).where(User.username == "applicant_ent")).one()
+    tech = db_session.scalars(select(Call).where(Call.name == f"{datetime.now().year}年技术创新项目（上半年）")).one()
+    base = db_session.scalars(select(Declaration).where(Declaration.name == "工业设备预测性维护平台")).one()
+    ids = []
+    for k in range(2):
+        copy = Declaration(call_id=tech.id, year=tech.year, applicant_id=ent.id, unit_id=ent.unit_id, status=Status.draft,
+                           name=f"抢名额{k}", leader="陈杰", leader_phone="13900000014", summary="简介", innovation=base.innovation,
+                           tech_level_id=base.tech_level_id, industry_category_id=base.industry_category_id,
+                           start_month=base.start_month, end_month=base.end_month, innovation_mode=base.innovation_mode,
+                           new_tech_desc="新技术")
+        db_session.add(copy)
+        db_session.flush()
+        ids.append(copy.id)
+    db_session.delete(base)  # 25000万 → 2 places, one already taken: one place left for two submitters
+    db_session.commit()
+    p = _principal(db_session, "applicant_ent")
+    results = _run_in_threads(app, [(p, [ids[0]], "submit", 1), (p, [ids[1]], "submit", 1)])
+    assert sorted(len(r.done) for r in results) == [0, 1]
+    assert any("超出本批次申报限额" in why for r in results for _, why in r.skipped)
