@@ -106,8 +106,8 @@ class ScopedModelView(ModelView):
     details_template = "admin/scoped_details.html"
     neighbor_scan_limit = 200_000
     column_type_formatters = {
+        LabeledEnum: _enum_label,  # first: the generic Enum formatter below would show the code
         **ModelView.column_type_formatters,  # type: ignore[dict-item]
-        LabeledEnum: _enum_label,
         bool: _bool_label,
     }
     column_type_formatters_detail = column_type_formatters

@@ -41,6 +41,11 @@ def _status(view, context, model, name):
     return workflow.status_label(model.status, model.call)
 
 
+def _minute(view, context, model, name):
+    value = getattr(model, name)
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
 def _dict_options(category):
     return _name_options(DictItem, DictItem.category == category, DictItem.active.is_(True))
 
@@ -90,7 +95,7 @@ class DeclarationView(ScopedModelView):
     column_default_sort = ("id", True)
     column_sortable_list = ("number", "year", "name", "status", "submitted_at", "unit_rank")
     column_searchable_list = ("name", "number", "leader")
-    column_formatters = {"status": _status}
+    column_formatters = {"status": _status, "submitted_at": _minute}
     column_filters = (
         EnumFilter(Declaration.status, "项目状态", Status),
         IntEqualFilter(Declaration.year, "项目年度"),
@@ -419,10 +424,11 @@ class ReviewRecordView(ScopedModelView):
     roles = ALL
     can_view_details = False
     column_list = ("declaration", "at", "actor_name", "role", "level", "action", "from_status", "to_status", "opinion")
+    column_labels = {"actor_name": "操作人"}
     column_default_sort = ("id", True)
     column_filters = (IntEqualFilter(ReviewRecord.declaration_id, "申报书编号"), FilterEqual(ReviewRecord.action, "操作"))
-    column_labels = {"actor_name": "操作人"}
     column_formatters = {
+        "at": _minute,
         "role": lambda v, c, m, n: Role(m.role).label if m.role in Role._value2member_map_ else m.role,
         "level": lambda v, c, m, n: Level(m.level).label if m.level else "",
         "action": lambda v, c, m, n: workflow.BY_ACTION[m.action].label if m.action in workflow.BY_ACTION else m.action,
@@ -437,6 +443,7 @@ class ProgressReportView(ScopedModelView):
     action_roles = {"submit": APPLICANT, "approve": frozenset({Role.authority, Role.bureau}), "return": frozenset({Role.authority, Role.bureau})}
     reason_actions = {k: v[4] for k, v in workflow.REPORT_TRANSITIONS.items() if v[4]}
     column_list = ("declaration", "period", "percent", "invested", "status", "submitted_at", "return_reason")
+    column_formatters = {"submitted_at": _minute}
     column_default_sort = ("id", True)
     column_filters = (EnumFilter(ProgressReport.status, "状态", ReportStatus),)
     form_columns = ("declaration", "period", "percent", "invested", "content", "problems")
