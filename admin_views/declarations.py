@@ -18,7 +18,7 @@ from sqlalchemy import select
 from wtforms.validators import ValidationError
 
 from models import (
-    Attachment, AttachmentKind, BudgetItem, Call, CallType, Declaration, DictItem, Level, Member, ProgressReport,
+    Attachment, AttachmentKind, BudgetItem, Call, CallType, Declaration, DictItem, InnovationMode, Level, Member, ProgressReport,
     ReportStatus, ReviewRecord, Role, Status, Unit, UnitRevenue,
 )
 from extensions import db
@@ -126,6 +126,7 @@ class DeclarationView(ScopedModelView):
         "new_tech_desc": {"rows": 3, "maxlength": 100},
     }
     form_args = {"name": {"label": "项目名称"}}
+    form_choices = {"innovation_mode": InnovationMode.choices()}
     # The tabs of the form (seed 003 §2): tab label → field names.
     form_tabs = (
         ("基本情况", ("call", "name", "leader", "leader_phone", "summary", "innovation", "tech_level", "industry_category",
@@ -166,6 +167,10 @@ class DeclarationView(ScopedModelView):
         form = super().edit_form(obj)
         del form.call  # 调整项目批次 is its own page
         return form
+
+    def on_form_prefill(self, form, id):
+        model = self.get_one(id)
+        form.innovation_mode.data = model.innovation_mode.value if model.innovation_mode else ""
 
     def on_model_change(self, form, model, is_created):
         p = principal()

@@ -199,25 +199,27 @@ def measure(app, kind: str, rows: int) -> None:
     print(f"\n== {kind}: {rows:,} declarations over {UNITS:,} units ==")
     print("median of 20 after 3 warm-up; wall / CPU of this process (ms); raw SQL = COUNT(*) and the page query alone")
     print(f"{'who':<11}{'page':<14}{'Flask wall/cpu':>18}{'raw COUNT':>16}{'raw page':>16}")
-    with app.app_context():
-        for username in ("bench_unit", "bureau"):
-            client = login(app, username)
-            user = db.session.scalars(select(User).where(User.username == username)).one()
-            principal = scope.Principal.of(user)
-            for label, query, filters, search, offset in pages:
-                url = "/admin/declaration/" + query
+    # Requests run outside any app context: a shared one would let Flask-Login's `g` cache one
+    # client's user for the next client. Raw SQL runs in its own short app context.
+    for username in ("bench_unit", "bureau"):
+        client = login(app, username)
+        with app.app_context():
+            principal = scope.Principal.of(db.session.scalars(select(User).where(User.username == username)).one())
+        for label, query, filters, search, offset in pages:
+            url = "/admin/declaration/" + query
 
-                def get(url=url):
-                    response = client.get(url)
-                    assert response.status_code == 200, (url, response.status_code)
+            def get(url=url):
+                response = client.get(url)
+                assert response.status_code == 200, (url, response.status_code)
 
-                flask_ms = median_ms(get)
+            flask_ms = median_ms(get)
+            with app.app_context():
                 count, page = raw_page(db.session, principal, filters() if callable(filters) else filters, search, offset)
                 count_ms, page_ms = median_ms(count), median_ms(page)
                 db.session.rollback()
-                cell = lambda m: f"{m[0]:.1f}/{m[1]:.1f}"  # noqa: E731
-                print(f"{username:<11}{label:<14}{cell(flask_ms):>18}{cell(count_ms):>16}{cell(page_ms):>16}", flush=True)
-        bulk_approve(app, db)
+            cell = lambda m: f"{m[0]:.1f}/{m[1]:.1f}"  # noqa: E731
+            print(f"{username:<11}{label:<14}{cell(flask_ms):>18}{cell(count_ms):>16}{cell(page_ms):>16}", flush=True)
+    bulk_approve(app, db)
 
 
 def bulk_approve(app, db) -> None:
@@ -226,16 +228,16 @@ def bulk_approve(app, db) -> None:
     client = login(app, "bureau")
     times, cpu = [], []
     for k in range(5):
-        ids = list(db.session.scalars(select(Declaration.id).where(Declaration.status == Status.bureau_review).order_by(Declaration.id).offset(0).limit(1000)))
-        db.session.rollback()
+        with app.app_context():
+            ids = list(db.session.scalars(select(Declaration.id).where(Declaration.status == Status.bureau_review).order_by(Declaration.id).limit(1000)))
         data = {"action": "approve", "rowid": [str(i) for i in ids], "reason": "同意立项"}
         t0, c0 = time.perf_counter(), time.process_time()
         response = client.post("/admin/declaration/action/", data=data)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         assert response.status_code == 302, response.status_code
-        done = db.session.scalar(select(func.count()).select_from(Declaration).where(Declaration.id.in_(ids), Declaration.status == Status.approved))
-        db.session.rollback()
+        with app.app_context():
+            done = db.session.scalar(select(func.count()).select_from(Declaration).where(Declaration.id.in_(ids), Declaration.status == Status.approved))
         assert done == len(ids), (done, len(ids))
     print(f"bureau     批量审核通过 1,000 条: median wall {statistics.median(times):.3f} s, CPU {statistics.median(cpu):.3f} s "
           f"(runs: {', '.join(f'{t:.3f}' for t in times)})")
