@@ -196,7 +196,7 @@ def measure(app, kind: str, rows: int) -> None:
         ("搜索", "?search=芯片平台", (), "芯片平台", 0),
         ("第5000页", "?page=4999", (), None, 99980),
     ]
-    print(f"\n== {kind}: {rows:,} declarations over {UNITS:,} units ==")
+    print(f"\n== {kind}: {rows:,} declarations over {UNITS:,} units; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs ==")
     print("median of 20 after 3 warm-up; wall / CPU of this process (ms); raw SQL = COUNT(*) and the page query alone")
     print(f"{'who':<11}{'page':<14}{'Flask wall/cpu':>18}{'raw COUNT':>16}{'raw page':>16}")
     # Requests run outside any app context: a shared one would let Flask-Login's `g` cache one
