@@ -190,7 +190,20 @@ class ScopedModelView(ModelView):
         return self._restrict(super().get_query())
 
     def get_count_query(self):
-        return self._restrict(super().get_count_query())
+        query = self._restrict(super().get_count_query())
+        estimate = self._unfiltered_estimate()
+        return query if estimate is None else _KnownCount(estimate)
+
+    def estimated_count(self) -> Optional[int]:
+        """Hook: a cheap estimate of the rows this user sees, used for the pager instead of
+        COUNT(*) when the list has neither search nor filter (None: count exactly)."""
+        return None
+
+    def _unfiltered_estimate(self) -> Optional[int]:
+        if not has_request_context() or request.endpoint != f"{self.endpoint}.index_view":
+            return None
+        args = self._get_list_extra_args()
+        return None if args.search or args.filters else self.estimated_count()
 
     def _pk_column(self):
         return sa_inspect(self.model).primary_key[0]
@@ -406,6 +419,33 @@ class ScopedModelView(ModelView):
         if export_type != "xlsx" or not self.can_export:
             abort(404)
         return export_response(self)
+
+
+class _KnownCount:
+    """Stands in for the count query when the count is already known (see `estimated_count`)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def scalar(self) -> int:
+        return self.value
+
+
+def table_row_estimate(session, table_name: str, at_least: int = 50_000) -> Optional[int]:
+    """The planner's row count of a table (PostgreSQL pg_class.reltuples, SQLite sqlite_stat1
+    after ANALYZE), or None when unknown or small enough that COUNT(*) is cheap anyway."""
+    from sqlalchemy import text
+
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            value = session.execute(text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table_name}).scalar()
+        else:
+            stat = session.execute(text("SELECT stat FROM sqlite_stat1 WHERE tbl = :t LIMIT 1"), {"t": table_name}).scalar()
+            value = int(stat.split()[0]) if stat else None
+    except Exception:  # no statistics table yet
+        session.rollback()
+        return None
+    return int(value) if value is not None and value >= at_least else None
 
 
 class Outcome:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from models import AuditLog, DictItem, Person, Region, Role, SecondaryUnit, Unit, User
 
@@ -156,6 +156,43 @@ def _unit_registration(p: Principal) -> ColumnElement[bool]:
 
 
 # -- declarations and calls (issue 4) ------------------------------------------------------
+from models import (  # noqa: E402
+    Attachment, BudgetItem, Call, Declaration, Member, ProgressReport, ReviewRecord, Status, UnitRevenue,
+)
+
+
+@rule(Call)
+def _call(p: Principal) -> ColumnElement[bool]:
+    return true()  # calls are public notices
+
+
+@rule(Declaration)
+def _declaration(p: Principal) -> ColumnElement[bool]:
+    """申报人: own; reviewers: submitted rows of their area (drafts stay private)."""
+    if p.role == Role.applicant:
+        return Declaration.applicant_id == p.user_id
+    area = in_unit_area(p, Declaration.unit_id, Declaration.secondary_unit_id)
+    return and_(area, Declaration.status != Status.draft)
+
+
+def _of_declaration(column) -> Rule:
+    return lambda p: column.in_(select(Declaration.id).where(_declaration(p)))
+
+
+for _child, _col in (
+    (ReviewRecord, ReviewRecord.declaration_id),
+    (Member, Member.declaration_id),
+    (BudgetItem, BudgetItem.declaration_id),
+    (Attachment, Attachment.declaration_id),
+    (ProgressReport, ProgressReport.declaration_id),
+):
+    rule(_child)(_of_declaration(_col))
+
+
+@rule(UnitRevenue)
+def _unit_revenue(p: Principal) -> ColumnElement[bool]:
+    return in_unit_area(p, UnitRevenue.unit_id)
+
 
 
 # -- enterprises, annual reports and libraries (issue 5) -----------------------------------

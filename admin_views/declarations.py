@@ -1,0 +1,527 @@
+"""申报管理: calls (申报批次), declarations (申报书) with their review, 推荐排序, 审批意见 and 调度填报.
+
+Views only ask rules/workflow.py what is allowed (buttons) and ask it to act (state changes).
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from flask import abort, current_app, flash, redirect, request, send_file
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
+from flask_admin.helpers import get_redirect_target
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms.validators import ValidationError
+
+from models import (
+    Attachment, AttachmentKind, BudgetItem, Call, CallType, Declaration, DictItem, InnovationMode, Level, Member, ProgressReport,
+    ReportStatus, ReviewRecord, Role, Status, Unit, UnitRevenue,
+)
+from extensions import db
+from rules import quotas, scope, workflow
+
+from .base import Outcome, ScopedModelView, principal, table_row_estimate
+from .home import TODOS, Todo, register_todo
+from .roles import ALL, EVERYTHING, REVIEWERS
+
+MENU_ORDER = 30
+CATEGORY = "项目申报"
+APPLICANT = frozenset({Role.applicant})
+RANKERS = frozenset({Role.unit_admin, Role.authority})
+UPLOAD_TYPES = {"pdf", "doc", "docx", "jpg", "jpeg", "png"}
+UPLOAD_MAX = 10 * 1024 * 1024
+VERBS = {"submit": "提交", "withdraw": "撤回", "approve": "审核通过", "return": "退回", "reject": "设为不予立项"}
+
+
+def _status(view, context, model, name):
+    return workflow.status_label(model.status, model.call)
+
+
+def _minute(view, context, model, name):
+    value = getattr(model, name)
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _dict_options(category):
+    return _name_options(DictItem, DictItem.category == category, DictItem.active.is_(True))
+
+
+def _name_options(model, *where):
+    """(id, name) filter options inside the scope, read as plain rows (no ORM objects: the bureau
+    sees thousands of units and the list page builds these on every request)."""
+
+    def options():
+        p = principal()
+        if p is None:
+            return []
+        stmt = select(model.id, model.name).where(scope.predicate(p, model), *where).order_by(model.id).limit(500)
+        return [(str(i), n) for i, n in db.session.execute(stmt)]
+
+    return options
+
+
+class EnumFilter(FilterEqual):
+    """Equality on a coded column; a value outside the codes is ignored instead of failing the query."""
+
+    def __init__(self, column, name, enum_cls, **kwargs):
+        self.enum_cls = enum_cls
+        super().__init__(column, name, options=enum_cls.choices(), **kwargs)
+
+    def validate(self, value):
+        return value in self.enum_cls._value2member_map_
+
+
+class CallTypeFilter(EnumFilter):
+    """申报类型 through the call, as a sub-select so the list needs no join."""
+
+    def apply(self, query, value, alias=None):
+        return query.filter(Declaration.call_id.in_(select(Call.id).where(Call.type == CallType(value))))
+
+
+class DeclarationView(ScopedModelView):
+    roles = ALL
+    create_roles = edit_roles = delete_roles = APPLICANT
+    action_roles = {
+        "submit": APPLICANT, "withdraw": APPLICANT, "approve": REVIEWERS, "return": REVIEWERS,
+        "reject": frozenset({Role.bureau}), "rank": RANKERS,
+    }
+    reason_actions = {t.action: t.reason for t in workflow.TRANSITIONS if t.reason}
+
+    column_list = ("number", "year", "call", "unit", "name", "leader", "tech_level", "industry_category", "status", "unit_rank", "submitted_at")
+    column_default_sort = ("id", True)
+    column_sortable_list = ("number", "year", "name", "status", "submitted_at", "unit_rank")
+    column_searchable_list = ("name", "number", "leader")
+    column_formatters = {"status": _status, "submitted_at": _minute}
+    column_filters = (
+        EnumFilter(Declaration.status, "项目状态", Status),
+        IntEqualFilter(Declaration.year, "项目年度"),
+        IntEqualFilter(Declaration.call_id, "项目批次", options=_name_options(Call)),
+        CallTypeFilter(Declaration.call_id, "申报类型", CallType),
+        IntEqualFilter(Declaration.unit_id, "申报单位", options=_name_options(Unit)),
+        IntEqualFilter(Declaration.tech_level_id, "项目技术水平", options=_dict_options("tech_level")),
+        IntEqualFilter(Declaration.industry_category_id, "产业类别", options=_dict_options("industry_category")),
+    )
+    column_details_list = (
+        "number", "call", "year", "unit", "secondary_unit", "applicant", "status", "name", "leader", "leader_phone",
+        "summary", "innovation", "tech_level", "industry_category", "start_month", "end_month", "innovation_mode",
+        "new_tech_count", "new_product_count", "new_process_count", "new_tech_desc", "submitted_at", "unit_rank", "authority_rank",
+    )
+    column_export_list = column_details_list
+    form_columns = (
+        "call", "name", "leader", "leader_phone", "summary", "innovation", "tech_level", "industry_category",
+        "start_month", "end_month", "innovation_mode", "new_tech_count", "new_product_count", "new_process_count",
+        "new_tech_desc", "members", "budget_items",
+    )
+    inline_models = (
+        (Member, {"form_columns": ("id", "name", "title", "unit_name", "duty", "sort")}),
+        (BudgetItem, {"form_columns": ("id", "subject", "amount", "note")}),
+    )
+    form_widget_args = {
+        "summary": {"rows": 3, "maxlength": 100},
+        "innovation": {"rows": 5, "maxlength": 200},
+        "new_tech_desc": {"rows": 3, "maxlength": 100},
+    }
+    form_args = {"name": {"label": "项目名称"}}
+    form_choices = {"innovation_mode": InnovationMode.choices()}
+    # The tabs of the form (seed 003 §2): tab label → field names.
+    form_tabs = (
+        ("基本情况", ("call", "name", "leader", "leader_phone", "summary", "innovation", "tech_level", "industry_category",
+                      "start_month", "end_month", "innovation_mode", "new_tech_count", "new_product_count", "new_process_count", "new_tech_desc")),
+        ("项目成员", ("members",)),
+        ("经费预算", ("budget_items",)),
+    )
+    create_template = "admin/declarations/create.html"
+    edit_template = "admin/declarations/edit.html"
+    details_template = "admin/declarations/details.html"
+    list_template = "admin/declarations/list.html"
+
+    def estimated_count(self):
+        """全部 scope over a large table: the planner's row count instead of COUNT(*) for the pager."""
+        p = principal()
+        if p is None or p.role not in EVERYTHING:
+            return None
+        return table_row_estimate(self.session, "declaration")
+
+    # -- forms --------------------------------------------------------------------------------
+    def open_calls(self):
+        now = datetime.now()
+        query = self.session.query(Call).filter(Call.opens_at <= now, Call.closes_at >= now)
+        modules = getattr(current_user, "modules", None)
+        types = [t for t in CallType if t.value in (modules or [])]
+        if modules and types:
+            query = query.filter(Call.type.in_(types))
+        return query.order_by(Call.closes_at)
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        form.call.query = self.open_calls()
+        if request.method == "GET" and request.args.get("call_id"):
+            form.call.data = form.call.query.filter(Call.id == request.args.get("call_id", type=int)).first()
+        return form
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        del form.call  # 调整项目批次 is its own page
+        return form
+
+    def on_form_prefill(self, form, id):
+        model = self.get_one(id)
+        form.innovation_mode.data = model.innovation_mode.value if model.innovation_mode else ""
+
+    def on_model_change(self, form, model, is_created):
+        p = principal()
+        if is_created:
+            call = model.call
+            if call is None or not (call.opens_at <= datetime.now() <= call.closes_at):
+                raise ValidationError("请选择一个正在申报期内的批次")
+            model.applicant_id, model.unit_id = p.user_id, p.unit_id
+            model.secondary_unit_id, model.year, model.status = p.secondary_unit_id, call.year, Status.draft
+            if p.unit_id is None:
+                raise ValidationError("您的账号未关联单位，不能申报")
+        elif not workflow.can_edit(p, model):
+            raise ValidationError("只有未提交或退回中的申报书可以修改")
+
+    def on_model_delete(self, model):
+        if model.status != Status.draft or model.number:
+            raise ValidationError("只能删除从未提交过的申报书")
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        d = self.get_one(request.args.get("id"))
+        if not workflow.can_edit(principal(), d):
+            flash(f"当前状态为“{workflow.status_label(d.status, d.call)}”，不能修改", "error")
+            return redirect(self.get_url(".details_view", id=d.id, url=get_redirect_target()))
+        return super().edit_view()
+
+    # -- workflow actions -----------------------------------------------------------------
+    def _run(self, name, ids):
+        try:
+            result = workflow.act(self.session, principal(), [int(i) for i in ids], name, self.action_reason())
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            current_app.logger.exception("declaration action %s failed", name)
+            flash("操作失败，请稍后重试；数据未作任何修改", "error")
+            return
+        outcome = Outcome()
+        for _, text in result.done:
+            outcome.ok(text)
+        for text, why in result.skipped:
+            outcome.skip(text, why)
+        outcome.flash(VERBS[name])
+
+    @action("submit", "提交", "确定提交选中的申报书吗？提交后不能修改。")
+    def action_submit(self, ids):
+        self._run("submit", ids)
+
+    @action("withdraw", "撤回", "确定撤回选中的申报书吗？")
+    def action_withdraw(self, ids):
+        self._run("withdraw", ids)
+
+    @action("approve", "审核通过")
+    def action_approve(self, ids):
+        self._run("approve", ids)
+
+    @action("return", "退回")
+    def action_return(self, ids):
+        self._run("return", ids)
+
+    @action("reject", "不予立项")
+    def action_reject(self, ids):
+        self._run("reject", ids)
+
+    @action("rank", "推荐排序")
+    def action_rank(self, ids):
+        position = request.form.get("position", "").strip()
+        first = self.get_one(ids[0])
+        back = self.get_url(".ranking_view", call_id=first.call_id)
+        if not position:
+            return redirect(back)
+        if len(ids) != 1 or not position.isdigit():
+            flash("请为一条申报书输入一个正整数序号", "error")
+            return redirect(back)
+        ok, message = workflow.rank(self.session, principal(), int(ids[0]), int(position))
+        if ok:
+            self.session.commit()
+        else:
+            self.session.rollback()
+        flash(message, "success" if ok else "error")
+        return redirect(back)
+
+    # -- pages beside the CRUD ----------------------------------------------------------------
+    def ranking_calls(self):
+        """Calls whose ranking is still open, for the 推荐排序 links above the list."""
+        if principal().role not in RANKERS:
+            return []
+        now = datetime.now()
+        return self.session.query(Call).filter((Call.ranking_deadline.is_(None)) | (Call.ranking_deadline >= now)).order_by(Call.opens_at.desc()).all()
+
+    def details_context(self, d):
+        p = principal()
+        return {
+            "transitions": workflow.allowed_actions(p, d),
+            "can_edit": workflow.can_edit(p, d),
+            "status_text": workflow.status_label(d.status, d.call),
+            "reviews": d.reviews,
+            "Status": Status,
+            "level_label": lambda code: (d.call.authority_label if code == "authority" else Level(code).label) if code else "",
+            "status_label": lambda s: workflow.status_label(s, d.call),
+            "can_rank": p.role in RANKERS,
+            "attachment_kinds": AttachmentKind,
+        }
+
+    @expose("/details/")
+    def details_view(self):
+        d = self.get_one(request.args.get("id"))
+        self._template_args.update(self.details_context(d))
+        return super().details_view()
+
+    @expose("/preview/<int:id>/")
+    def preview_view(self, id):
+        d = self.get_one(id)
+        return self.render("admin/declarations/preview.html", d=d, status_text=workflow.status_label(d.status, d.call))
+
+    @expose("/move/<int:id>/", methods=("GET", "POST"))
+    def move_view(self, id):
+        """调整项目批次: to another open call of the same type, while the row is editable."""
+        d = self.get_one(id)
+        back = self.get_url(".details_view", id=d.id)
+        if not workflow.can_edit(principal(), d):
+            flash("只有未提交或退回中的申报书可以调整项目批次", "error")
+            return redirect(back)
+        calls = [c for c in self.open_calls().filter(Call.type == d.call.type, Call.id != d.call_id)]
+        error = None
+        if request.method == "POST":
+            target = next((c for c in calls if str(c.id) == request.form.get("call_id")), None)
+            if target is None:
+                error = "请选择一个正在申报期内的同类批次"
+            else:
+                d.call_id, d.year = target.id, target.year
+                self.session.commit()
+                flash(f"已调整到“{target.name}”", "success")
+                return redirect(back)
+        return self.render("admin/declarations/move.html", d=d, calls=calls, error=error), (400 if error else 200)
+
+    @expose("/ranking/<int:call_id>/")
+    def ranking_view(self, call_id):
+        p = principal()
+        if p.role not in RANKERS:
+            abort(404)
+        call = self.session.get(Call, call_id) or abort(404)
+        rows = workflow.rankable(self.session, p, call)
+        level = workflow.RANK_LEVEL[p.role]
+        closed = call.ranking_deadline is not None and datetime.now() > call.ranking_deadline
+        return self.render("admin/declarations/ranking.html", call=call, rows=rows, column=workflow.RANK_COLUMN[level].key,
+                           closed=closed, calls=self.session.query(Call).order_by(Call.opens_at.desc()).all())
+
+    @expose("/attachments/<int:id>/", methods=("POST",))
+    def upload_view(self, id):
+        d = self.get_one(id)
+        back = self.get_url(".details_view", id=d.id)
+        if not workflow.can_edit(principal(), d):
+            flash("只有未提交或退回中的申报书可以上传附件", "error")
+            return redirect(back)
+        file = request.files.get("file")
+        kind = request.form.get("kind", AttachmentKind.other.value)
+        error = _upload_error(file, kind)
+        if error:
+            flash(error, "error")
+            return redirect(back)
+        data = file.read()
+        stored = f"{uuid.uuid4().hex}.{file.filename.rsplit('.', 1)[1].lower()}"
+        folder = upload_dir()
+        (folder / stored).write_bytes(data)
+        self.session.add(Attachment(declaration_id=d.id, kind=AttachmentKind(kind), filename=file.filename[:200], stored_name=stored, size=len(data)))
+        self.session.commit()
+        flash(f"已上传附件“{file.filename}”", "success")
+        return redirect(back)
+
+    @expose("/attachment/<int:att_id>/")
+    def download_view(self, att_id):
+        att = self._attachment(att_id)
+        return send_file(upload_dir() / att.stored_name, as_attachment=True, download_name=att.filename)
+
+    @expose("/attachment/<int:att_id>/delete/", methods=("POST",))
+    def delete_attachment_view(self, att_id):
+        att = self._attachment(att_id)
+        d = att.declaration
+        if not workflow.can_edit(principal(), d):
+            flash("只有未提交或退回中的申报书可以删除附件", "error")
+        else:
+            self.session.delete(att)
+            self.session.commit()
+            (upload_dir() / att.stored_name).unlink(missing_ok=True)
+            flash(f"已删除附件“{att.filename}”", "success")
+        return redirect(self.get_url(".details_view", id=d.id))
+
+    def _attachment(self, att_id):
+        att = self.session.scalar(select(Attachment).where(Attachment.id == att_id, scope.predicate(principal(), Attachment)))
+        if att is None:
+            abort(404)
+        return att
+
+
+def upload_dir() -> Path:
+    folder = Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.instance_path) / "uploads")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _upload_error(file, kind):
+    if file is None or not file.filename:
+        return "请选择要上传的文件"
+    if kind not in {k.value for k in AttachmentKind}:
+        return "附件类型不正确"
+    ext = file.filename.rsplit(".", 1)[-1].lower() if "." in file.filename else ""
+    if ext not in UPLOAD_TYPES:
+        return "只能上传 pdf、doc、docx、jpg、png 格式的文件"
+    file.seek(0, 2)
+    size = file.tell()
+    file.seek(0)
+    if size > UPLOAD_MAX:
+        return f"文件不能超过 {UPLOAD_MAX // 1024 // 1024} MB"
+    if size == 0:
+        return "文件为空"
+    return None
+
+
+class CallView(ScopedModelView):
+    roles = ALL
+    create_roles = edit_roles = delete_roles = EVERYTHING
+    column_list = ("name", "type", "year", "batch", "opens_at", "closes_at", "ranking_deadline", "review_chain", "quota_rule")
+    column_default_sort = ("opens_at", True)
+    column_searchable_list = ("name",)
+    column_filters = (EnumFilter(Call.type, "申报类型", CallType), IntEqualFilter(Call.year, "项目年度"))
+    column_formatters = {
+        "review_chain": lambda v, c, m, n: " → ".join((m.authority_label if x == "authority" else Level(x).label) for x in (m.review_chain or [])),
+        "quota_rule": lambda v, c, m, n: quotas.describe(m.quota_rule),
+    }
+    form_excluded_columns = ("created_at", "updated_at")
+    form_args = {
+        "review_chain": {"description": '按顺序列出审核环节，如 ["dept", "unit", "authority", "bureau"]（dept 部门审核，仅对二级单位的申报人；unit 单位审核；authority 主管部门审核；bureau 科技局审核）'},
+        "quota_rule": {"description": "按上年度营业收入（万元）分档的限额，如 [[0, 1], [2000, 2], [40000, 5], [100000, 10]]；留空为不限"},
+        "required_fields": {"description": "提交时必须填写的字段；留空使用默认必填项"},
+    }
+
+    def on_model_change(self, form, model, is_created):
+        chain = model.review_chain or []
+        codes = {lv.value for lv in Level}
+        if not isinstance(chain, list) or not chain or any(x not in codes for x in chain) or len(set(chain)) != len(chain):
+            raise ValidationError("审核流程应为不重复的审核环节列表：dept、unit、authority、bureau")
+        order = [lv.value for lv in Level]
+        if [x for x in order if x in chain] != chain:
+            raise ValidationError("审核环节应按 部门 → 单位 → 主管部门 → 科技局 的顺序排列")
+        try:
+            quotas.normalize(model.quota_rule)
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(f"申报限额规则有误：{exc}")
+        if model.opens_at and model.closes_at and model.closes_at <= model.opens_at:
+            raise ValidationError("申报截止时间应晚于开始时间")
+
+
+class ReviewRecordView(ScopedModelView):
+    """审批意见: every transition, exportable; read-only."""
+
+    roles = ALL
+    can_view_details = False
+    column_list = ("declaration", "at", "actor_name", "role", "level", "action", "from_status", "to_status", "opinion")
+    column_labels = {"actor_name": "操作人"}
+    column_default_sort = ("id", True)
+    column_filters = (IntEqualFilter(ReviewRecord.declaration_id, "申报书编号"), FilterEqual(ReviewRecord.action, "操作"))
+    column_formatters = {
+        "at": _minute,
+        "role": lambda v, c, m, n: Role(m.role).label if m.role in Role._value2member_map_ else m.role,
+        "level": lambda v, c, m, n: Level(m.level).label if m.level else "",
+        "action": lambda v, c, m, n: workflow.BY_ACTION[m.action].label if m.action in workflow.BY_ACTION else m.action,
+    }
+
+
+class ProgressReportView(ScopedModelView):
+    """调度填报 (seed 003 §3): applicants file on approved projects; districts review."""
+
+    roles = ALL
+    create_roles = edit_roles = delete_roles = APPLICANT
+    action_roles = {"submit": APPLICANT, "approve": frozenset({Role.authority, Role.bureau}), "return": frozenset({Role.authority, Role.bureau})}
+    reason_actions = {k: v[4] for k, v in workflow.REPORT_TRANSITIONS.items() if v[4]}
+    column_list = ("declaration", "period", "percent", "invested", "status", "submitted_at", "return_reason")
+    column_formatters = {"submitted_at": _minute}
+    column_default_sort = ("id", True)
+    column_filters = (EnumFilter(ProgressReport.status, "状态", ReportStatus),)
+    form_columns = ("declaration", "period", "percent", "invested", "content", "problems")
+
+    def scope_form(self, form, model=None):
+        form = super().scope_form(form, model)
+        if hasattr(form, "declaration"):
+            form.declaration.query = form.declaration.query.filter(Declaration.status == Status.approved)
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        if not is_created and model.status not in (ReportStatus.draft, ReportStatus.returned):
+            raise ValidationError("已上报的调度填报不能修改")
+        problem = workflow.report_window_refusal(model.declaration.call, datetime.now())
+        if problem:
+            raise ValidationError(problem)
+
+    def on_model_delete(self, model):
+        if model.status not in (ReportStatus.draft, ReportStatus.returned):
+            raise ValidationError("已上报的调度填报不能删除")
+
+    def _run(self, name, ids):
+        result = workflow.act_report(self.session, principal(), [int(i) for i in ids], name, self.action_reason())
+        self.session.commit()
+        outcome = Outcome()
+        for _, text in result.done:
+            outcome.ok(text)
+        for text, why in result.skipped:
+            outcome.skip(text, why)
+        outcome.flash(workflow.REPORT_TRANSITIONS[name][3])
+
+    @action("submit", "上报至县区", "确定上报选中的调度填报吗？")
+    def action_submit(self, ids):
+        self._run("submit", ids)
+
+    @action("approve", "审核通过")
+    def action_approve(self, ids):
+        self._run("approve", ids)
+
+    @action("return", "退回")
+    def action_return(self, ids):
+        self._run("return", ids)
+
+
+class UnitRevenueView(ScopedModelView):
+    """上年度营业收入, the quota's input (later fed from the enterprise annual reports)."""
+
+    roles = EVERYTHING | {Role.unit_admin, Role.authority}
+    create_roles = edit_roles = delete_roles = EVERYTHING
+    column_list = ("unit", "year", "revenue")
+    column_filters = ("year",)
+    form_columns = ("unit", "year", "revenue")
+
+
+def _todo(todo: Todo) -> None:
+    if all(t.label != todo.label for t in TODOS):  # the app may be created more than once
+        register_todo(todo)
+
+
+def _at(state):
+    return lambda p: Declaration.status == state
+
+
+def register(admin, session):
+    admin.add_view(DeclarationView(Declaration, session, name="申报书", category=CATEGORY, endpoint="declaration"))
+    admin.add_view(CallView(Call, session, name="申报批次", category=CATEGORY, endpoint="call"))
+    admin.add_view(ReviewRecordView(ReviewRecord, session, name="审批意见", category=CATEGORY, endpoint="review_record"))
+    admin.add_view(ProgressReportView(ProgressReport, session, name="调度填报", category=CATEGORY, endpoint="progress_report"))
+    admin.add_view(UnitRevenueView(UnitRevenue, session, name="单位营业收入", category=CATEGORY, endpoint="unit_revenue"))
+    for state, role in ((Status.dept_review, Role.dept_admin), (Status.unit_review, Role.unit_admin),
+                        (Status.authority_review, Role.authority), (Status.bureau_review, Role.bureau)):
+        _todo(Todo(f"待{state.label}的申报书", frozenset({role}), Declaration, _at(state), "declaration.index_view",
+                           {"flt0_0": state.value}))
+    _todo(Todo("退回待修改的申报书", APPLICANT, Declaration, _at(Status.returned), "declaration.index_view", {"flt0_0": "returned"}))
+    _todo(Todo("待审核的调度填报", frozenset({Role.authority}), ProgressReport,
+                       lambda p: ProgressReport.status == ReportStatus.submitted, "progress_report.index_view", {"flt0_0": "submitted"}))
