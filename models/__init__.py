@@ -9,5 +9,20 @@ from .audit import ACTION_LABELS, LOGIN_ACTIONS, AuditLog  # noqa: F401
 # -- declarations and calls (issue 4) --
 
 # -- enterprises, annual reports and libraries (issue 5) --
+from .enterprises import (  # noqa: F401
+    REPORT_TABS,
+    AnnualReport,
+    CreditGrade,
+    CreditRating,
+    Enterprise,
+    EnterpriseReview,
+    EnterpriseStatus,
+    InnovationVoucher,
+    LibraryParam,
+    ListingStatus,
+    ReportStatus,
+    StorageStatus,
+    VoucherType,
+)
 
 # -- export jobs and imports (issue 6) --
