@@ -287,3 +287,10 @@ def count_of(session: Session, stmt) -> int:
 
 def years(session: Session, p: Principal) -> list[int]:
     return list(session.scalars(select(AnnualReport.year).where(predicate(p, AnnualReport)).group_by(AnnualReport.year).order_by(AnnualReport.year.desc())))
+
+
+def voucher_years(session: Session, p: Principal) -> list[int]:
+    return list(session.scalars(
+        select(InnovationVoucher.year).join(Enterprise, Enterprise.id == InnovationVoucher.enterprise_id)
+        .where(predicate(p, Enterprise)).group_by(InnovationVoucher.year).order_by(InnovationVoucher.year.desc())
+    ))
