@@ -137,6 +137,18 @@ class Client(FlaskClient):
 
     csrf_token: str = ""
 
+    def open(self, *args, **kwargs):
+        # The test's app context outlives requests, and Flask-Login (user) and Flask-WTF (CSRF
+        # token) cache per-request facts in `g`: forget them so that each client is its own user.
+        from flask import g
+
+        try:
+            for name in ("_login_user", "csrf_token"):
+                g.pop(name, None)
+        except RuntimeError:
+            pass
+        return super().open(*args, **kwargs)
+
     def refresh_csrf(self) -> str:
         page = self.get("/change-password").get_data(as_text=True)
         match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
