@@ -217,7 +217,9 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
     form_args = {name: {"validators": [OptionalValidator(), NumberRange(min=0, message="不能为负数")]} for name in REPORT_NUMERIC}
     form_args["innovation_score"] = {"validators": [OptionalValidator(), NumberRange(min=0, max=100, message="须在 0 到 100 之间")]}
     form_args["year"] = {"validators": [NumberRange(min=2000, max=2100, message="年份须在 2000 到 2100 之间")]}
-    form_rules = [rules.FieldSet(("enterprise", *cols) if title == "基本信息" else cols, title) for title, cols in REPORT_TABS]
+    form_rules = [rules.Field("csrf_token")] + [
+        rules.FieldSet(("enterprise", *cols) if title == "基本信息" else cols, title) for title, cols in REPORT_TABS
+    ]
     form_columns = ("enterprise", *[c for _, cols in REPORT_TABS for c in cols])
 
     def on_model_change(self, form, model, is_created):
@@ -230,8 +232,9 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
         if model.enterprise_id is None and model.enterprise is None:
             raise ValidationError("请选择企业")
         enterprise_id = model.enterprise_id or model.enterprise.id
-        clash = db.session.scalar(select(AnnualReport.id).where(
-            AnnualReport.enterprise_id == enterprise_id, AnnualReport.year == model.year, AnnualReport.id != (model.id or 0)))
+        with db.session.no_autoflush:  # the new row is in the session already: don't find it
+            clash = db.session.scalar(select(AnnualReport.id).where(
+                AnnualReport.enterprise_id == enterprise_id, AnnualReport.year == model.year, AnnualReport.id != (model.id or 0)))
         if clash:
             raise ValidationError(f"该企业 {model.year} 年的年报已存在，请在列表中修改")
 

@@ -70,7 +70,7 @@ def allowed_actions(table: list[Transition], status, role: Role) -> list[str]:
 def _apply(session: Session, model, table, status_column: str, row_id: int, action: str, p: Principal,
            opinion: str, extra: dict, target: str) -> object:
     row = session.execute(
-        select(model).where(model.id == row_id, predicate(p, model))
+        select(model).where(model.id == row_id, predicate(p, model)).execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if row is None:
         raise Refused("记录不存在或不在您的数据范围内")
@@ -120,7 +120,7 @@ def act_on_enterprise(session: Session, enterprise_id: int, action: str, p: Prin
 def act_on_report(session: Session, report_id: int, action: str, p: Principal, opinion: str = "") -> ReportStatus:
     extra = {"submitted_at": datetime.now()} if action == "submit" else {}
     if action == "submit":
-        missing = report_missing_fields(session.get(AnnualReport, report_id))
+        missing = report_missing_fields(session.get(AnnualReport, report_id, populate_existing=True))
         if missing:
             raise Refused("请先填写：" + "、".join(missing))
     return _apply(session, AnnualReport, REPORT_TRANSITIONS, "status", report_id, action, p, opinion, extra, "annual_report")
