@@ -77,7 +77,7 @@ def run_transition(view, ids, act, name: str, verb: str):
     """Run one review transition per selected row; one refused row never loses the others."""
     p = principal()
     opinion = view.action_reason() if name in view.reason_actions else ""
-    labels = {view.get_pk_value(row): str(row) for row in view.scoped_rows([int(i) for i in ids])}
+    labels = {row.id: str(row) for row in view.scoped_rows([int(i) for i in ids])}
     outcome = Outcome()
     for row_id in sorted(labels):
         try:

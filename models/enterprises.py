@@ -156,7 +156,7 @@ class AnnualReport(Timestamped, Base):
 
     __tablename__ = "annual_report"
     __table_args__ = (
-        UniqueConstraint("enterprise_id", "year", name="enterprise_year"),
+        UniqueConstraint("enterprise_id", "year", name="uq_annual_report_enterprise_year"),
         CheckConstraint("year BETWEEN 2000 AND 2100", name="year_range"),
         CheckConstraint("staff IS NULL OR staff >= 0", name="staff_nonneg"),
         CheckConstraint("tech_staff IS NULL OR staff IS NULL OR tech_staff <= staff", name="tech_le_staff"),
@@ -256,7 +256,7 @@ class CreditRating(Base):
     """知识价值信用评级 of an enterprise for a year."""
 
     __tablename__ = "credit_rating"
-    __table_args__ = (UniqueConstraint("enterprise_id", "year", name="enterprise_year"),)
+    __table_args__ = (UniqueConstraint("enterprise_id", "year", name="uq_credit_rating_enterprise_year"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), index=True, info=label("企业名称"))
@@ -294,7 +294,7 @@ class LibraryParam(Base):
     """A saved default of one library condition parameter (条件参数), set by the city bureau."""
 
     __tablename__ = "library_param"
-    __table_args__ = (UniqueConstraint("library", "param", name="library_param"),)
+    __table_args__ = (UniqueConstraint("library", "param", name="uq_library_param_library_param"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     library: Mapped[str] = mapped_column(String(40), info=label("库"))

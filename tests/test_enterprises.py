@@ -256,9 +256,10 @@ def test_concurrent_reviews_only_one_wins(app, db_session):
     p = Principal.of(db_session.scalar(select(User).where(User.username == "authority_yb")))
     results = []
     barrier = threading.Barrier(2)
+    engine = db.engine
 
     def worker(action):
-        with Session(db.engine) as s:
+        with Session(engine) as s:
             barrier.wait()
             try:
                 review.act_on_report(s, report.id, action, p, "并发")
