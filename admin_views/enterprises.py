@@ -206,7 +206,7 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
     column_labels = {"enterprise.uscc": "统一社会信用代码", "enterprise.region": "所属区县"}
     column_searchable_list = ("enterprise.name", "enterprise.uscc")
     column_sortable_list = ("year", "revenue", "staff", "submitted_at", "status")
-    column_default_sort = [("year", True), ("id", False)]
+    column_default_sort = ("id", True)
     column_filters = (
         FilterEqual(AnnualReport.status, "审核状态", options=ReportStatus.choices()),
         FilterEqual(AnnualReport.year, "年份", options=year_options(AnnualReport)),
@@ -286,7 +286,7 @@ class CreditRatingView(ScopedModelView):
     column_labels = {"enterprise.uscc": "统一社会信用代码", "enterprise.region": "所属区县"}
     column_searchable_list = ("enterprise.name", "enterprise.uscc")
     column_sortable_list = ("year", "grade", "score", "credit_limit")
-    column_default_sort = [("year", True), ("id", False)]
+    column_default_sort = ("id", True)
     column_filters = (
         FilterEqual(CreditRating.grade, "信用等级", options=CreditGrade.choices()),
         FilterEqual(CreditRating.year, "年份", options=year_options(CreditRating)),

@@ -67,7 +67,11 @@ class LibraryPage(ScopedPage):
         stmt, headers = lib.members(db.session, self.library, self.p, q)
         total = lib.count(db.session, stmt)
         page = max(0, arg_int("page", 0) or 0)
-        rows = db.session.execute(stmt.offset(page * PAGE_SIZE).limit(PAGE_SIZE)).all()
+        rows = [list(r) for r in db.session.execute(stmt.offset(page * PAGE_SIZE).limit(PAGE_SIZE))]
+        if self.library.first_year and len(headers) == len(lib.LIST_COLUMNS):
+            first = lib.first_years_of(db.session, self.library, self.p, q.values, q.year, [r[0] for r in rows])
+            headers = headers + ["首次符合条件年份"]
+            rows = [r + [first.get(r[0])] for r in rows]
         regions = db.session.scalars(
             scope_regions(self.p)).all() if "region" in self.library.filters else []
         return self.render(
@@ -93,7 +97,7 @@ class LibraryPage(ScopedPage):
     @expose("/export/xlsx/")
     def export(self):
         q, _ = self.query()
-        stmt, headers = lib.members(db.session, self.library, self.p, q)
+        stmt, headers = lib.members(db.session, self.library, self.p, q, first_year_for_all=True)
         rows = (row[1:] for row in db.session.execute(stmt.execution_options(yield_per=2000)))
         return xlsx_response(f"{self.library.name}{q.year}", headers, rows)
 

@@ -379,16 +379,32 @@ def report_years(session: Session, p: Principal) -> list[int]:
     ))
 
 
-def first_years(session: Session, library: Library, p: Principal, values: dict, year: int):
-    """Subquery (enterprise_id, first_year): the earliest report year up to `year` the enterprise qualified."""
+def _qualified_years(session: Session, library: Library, p: Principal, values: dict, year: int, ids=None):
+    """UNION over report years up to `year` of (enterprise_id, y) where the enterprise qualified in y."""
     years = [y for y in report_years(session, p) if y <= year] or [year]
     branches = []
     for y in years:
         f, joined = facts(y)
-        branches.append(joined.with_only_columns(Enterprise.id.label("enterprise_id"), literal(y).label("y"))
-                        .where(member_clause(library, f, values), predicate(p, Enterprise)))
-    u = union_all(*branches).subquery("qualified")
+        branch = joined.with_only_columns(Enterprise.id.label("enterprise_id"), literal(y).label("y")).where(
+            member_clause(library, f, values), predicate(p, Enterprise))
+        if ids is not None:
+            branch = branch.where(Enterprise.id.in_(ids))
+        branches.append(branch)
+    return union_all(*branches).subquery("qualified")
+
+
+def first_years(session: Session, library: Library, p: Principal, values: dict, year: int):
+    """Subquery (enterprise_id, first_year): the earliest report year up to `year` the enterprise qualified."""
+    u = _qualified_years(session, library, p, values, year)
     return select(u.c.enterprise_id, func.min(u.c.y).label("first_year")).group_by(u.c.enterprise_id).subquery("first")
+
+
+def first_years_of(session: Session, library: Library, p: Principal, values: dict, year: int, ids: list[int]) -> dict[int, int]:
+    """首次符合条件年份 of a few enterprises (one page), without computing it for everyone."""
+    if not ids:
+        return {}
+    u = _qualified_years(session, library, p, values, year, ids)
+    return dict(session.execute(select(u.c.enterprise_id, func.min(u.c.y)).group_by(u.c.enterprise_id)).all())
 
 
 @dataclass
@@ -416,13 +432,17 @@ LIST_COLUMNS = (
 )
 
 
-def members(session: Session, library: Library, p: Principal, q: Query):
-    """(statement, headers): the library's members as rows, id first; the caller pages it."""
+def members(session: Session, library: Library, p: Principal, q: Query, first_year_for_all: bool = False):
+    """(statement, headers): the library's members as rows, id first; the caller pages it.
+
+    The 首次符合条件年份 column is computed for every member only when filtered by it or asked
+    (export); a page adds it for its own rows with `first_years_of`.
+    """
     f, joined = facts(q.year)
     columns = [Enterprise.id] + [build(f).label(f"c{i}") for i, (_, build) in enumerate(LIST_COLUMNS)]
     headers = [h for h, _ in LIST_COLUMNS]
     stmt = joined.join(Region, Region.id == Enterprise.region_id).where(member_clause(library, f, q.values), predicate(p, Enterprise))
-    if library.first_year:
+    if library.first_year and (q.first_year or first_year_for_all):
         first = first_years(session, library, p, q.values, q.year)
         stmt = stmt.join(first, first.c.enterprise_id == Enterprise.id)
         columns.append(first.c.first_year)

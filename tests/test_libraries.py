@@ -165,12 +165,13 @@ def test_first_qualifying_year(db_session):
     late = make_enterprise(db_session, {}, dict(revenue=D(1200), rd_expense=D(36)), dict(revenue=D(1000), rd_expense=D(30)))
     p = principal(db_session)
     values = lib.saved_defaults(db_session, lib_)
-    stmt, headers = lib.members(db_session, lib_, p, lib.Query(year=YEAR, values=values))
+    stmt, headers = lib.members(db_session, lib_, p, lib.Query(year=YEAR, values=values), first_year_for_all=True)
     first = {row[0]: row[-1] for row in db_session.execute(stmt)}
     assert headers[-1] == "首次符合条件年份"
     assert first[early] == 2021 and first[late] == 2022
     only_2021 = lib.member_ids(db_session, lib_, p, lib.Query(year=YEAR, values=values, first_year=2021))
     assert early in only_2021 and late not in only_2021
+    assert lib.first_years_of(db_session, lib_, p, values, YEAR, [early, late]) == {early: 2021, late: 2022}
 
 
 def test_explain_lists_each_condition_with_values(db_session):

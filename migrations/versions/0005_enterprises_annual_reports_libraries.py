@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0001
-Create Date: 2026-11-22 00:24:07.310337
+Create Date: 2026-11-22 00:47:00.210268
 
 """
 from alembic import op
@@ -25,7 +25,7 @@ def upgrade():
     sa.Column('value', sa.Numeric(precision=16, scale=4), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_library_param')),
-    sa.UniqueConstraint('library', 'param', name='library_param')
+    sa.UniqueConstraint('library', 'param', name='uq_library_param_library_param')
     )
     op.create_table('enterprise',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -129,7 +129,7 @@ def upgrade():
     sa.CheckConstraint('year BETWEEN 2000 AND 2100', name=op.f('ck_annual_report_year_range')),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_annual_report_enterprise_id_enterprise'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_annual_report')),
-    sa.UniqueConstraint('enterprise_id', 'year', name='enterprise_year')
+    sa.UniqueConstraint('enterprise_id', 'year', name='uq_annual_report_enterprise_year')
     )
     with op.batch_alter_table('annual_report', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_annual_report_enterprise_id'), ['enterprise_id'], unique=False)
@@ -146,7 +146,7 @@ def upgrade():
     sa.Column('bank', sa.String(length=100), nullable=True),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_credit_rating_enterprise_id_enterprise'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_credit_rating')),
-    sa.UniqueConstraint('enterprise_id', 'year', name='enterprise_year')
+    sa.UniqueConstraint('enterprise_id', 'year', name='uq_credit_rating_enterprise_year')
     )
     with op.batch_alter_table('credit_rating', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_credit_rating_enterprise_id'), ['enterprise_id'], unique=False)
