@@ -62,6 +62,16 @@ class EnterpriseOf(BaseSQLAFilter):
         return "等于"
 
 
+class IntEqual(FilterEqual):
+    """等于 on an integer column (year, district): the posted text becomes an int, or the filter is ignored."""
+
+    def validate(self, value):
+        return str(value).strip().isdigit()
+
+    def clean(self, value):
+        return int(value)
+
+
 def year_options(model):
     def options():
         p = principal()
@@ -128,7 +138,7 @@ class EnterpriseView(ReviewDetailsMixin, ScopedModelView):
     column_filters = (
         FilterEqual(Enterprise.review_status, "审核状态", options=EnterpriseStatus.choices()),
         FilterEqual(Enterprise.storage_status, "入库状态", options=StorageStatus.choices()),
-        FilterEqual(Enterprise.region_id, "所属区县", options=district_options()),
+        IntEqual(Enterprise.region_id, "所属区县", options=district_options()),
     )
     column_details_list = ("name", "uscc", "region", "zone", "registered_on", "registered_capital", "legal_rep", "address",
                            "industry", "industry_category", "scale", "hitech_field", "contact_name", "contact_mobile",
@@ -174,7 +184,7 @@ class EnterpriseReviewView(EnterpriseView):
     create_roles = frozenset()
     delete_roles = frozenset()
     can_export = False
-    column_filters = (FilterEqual(Enterprise.region_id, "所属区县", options=district_options()),)
+    column_filters = (IntEqual(Enterprise.region_id, "所属区县", options=district_options()),)
 
     def base_filter(self):
         return Enterprise.review_status == EnterpriseStatus.pending
@@ -209,7 +219,7 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
     column_default_sort = ("id", True)
     column_filters = (
         FilterEqual(AnnualReport.status, "审核状态", options=ReportStatus.choices()),
-        FilterEqual(AnnualReport.year, "年份", options=year_options(AnnualReport)),
+        IntEqual(AnnualReport.year, "年份", options=year_options(AnnualReport)),
         EnterpriseOf(AnnualReport, Enterprise.region_id, "所属区县", options=district_options()),
     )
     column_export_list = ("enterprise", "enterprise.uscc", "enterprise.region", "year", "status", "district_opinion",
@@ -269,7 +279,7 @@ class AnnualReportReviewView(AnnualReportView):
     roles = DISTRICT_AND_CITY
     create_roles = edit_roles = delete_roles = frozenset()
     column_filters = (
-        FilterEqual(AnnualReport.year, "年份", options=year_options(AnnualReport)),
+        IntEqual(AnnualReport.year, "年份", options=year_options(AnnualReport)),
         EnterpriseOf(AnnualReport, Enterprise.region_id, "所属区县", options=district_options()),
     )
 
@@ -289,7 +299,7 @@ class CreditRatingView(ScopedModelView):
     column_default_sort = ("id", True)
     column_filters = (
         FilterEqual(CreditRating.grade, "信用等级", options=CreditGrade.choices()),
-        FilterEqual(CreditRating.year, "年份", options=year_options(CreditRating)),
+        IntEqual(CreditRating.year, "年份", options=year_options(CreditRating)),
         EnterpriseOf(CreditRating, Enterprise.region_id, "区县", options=district_options()),
     )
     column_export_list = column_list

@@ -273,3 +273,22 @@ def test_concurrent_reviews_only_one_wins(app, db_session):
     [t.join() for t in threads]
     assert len(results) == 1
     assert db_session.scalar(select(func.count()).select_from(EnterpriseReview).where(EnterpriseReview.target_id == report.id, EnterpriseReview.target == "annual_report", EnterpriseReview.opinion == "并发")) == 1
+
+
+def test_report_and_rating_filters_match_direct_counts(client_as, db_session):
+    from models import CreditGrade, CreditRating
+
+    yb = db_session.scalar(select(Region.id).where(Region.name == "渝北区"))
+    client = client_as("bureau")
+    rows = sheet(client.get(f"/admin/annual_report/export/xlsx/?flt0_0=approved&flt1_1=2022&flt2_2={yb}"))
+    expected = db_session.scalar(select(func.count()).select_from(AnnualReport).join(Enterprise).where(
+        AnnualReport.status == ReportStatus.approved, AnnualReport.year == 2022, Enterprise.region_id == yb))
+    assert len(rows) - 1 == expected > 0
+    rows = sheet(client.get(f"/admin/credit_rating/export/xlsx/?flt0_0=A&flt1_1=2021&flt2_2={yb}"))
+    expected = db_session.scalar(select(func.count()).select_from(CreditRating).join(Enterprise).where(
+        CreditRating.grade == CreditGrade.a, CreditRating.year == 2021, Enterprise.region_id == yb))
+    assert len(rows) - 1 == expected
+    # rubbish in a filter is ignored, never a 500
+    assert client.get("/admin/annual_report/?flt1_1=abc&flt2_2=x").status_code == 200
+    search = client.get("/admin/credit_rating/?search=重庆渝北").status_code
+    assert search == 200
