@@ -292,3 +292,14 @@ def test_report_and_rating_filters_match_direct_counts(client_as, db_session):
     assert client.get("/admin/annual_report/?flt1_1=abc&flt2_2=x").status_code == 200
     search = client.get("/admin/credit_rating/?search=重庆渝北").status_code
     assert search == 200
+
+
+def test_demo_seed_is_idempotent(db_session):
+    from models import CreditRating, InnovationVoucher
+    from seed.demo import seed_demo
+
+    models = (Enterprise, AnnualReport, CreditRating, InnovationVoucher)
+    before = [db_session.scalar(select(func.count()).select_from(m)) for m in models]
+    seed_demo(db_session, password_hash="unused")
+    db_session.flush()
+    assert [db_session.scalar(select(func.count()).select_from(m)) for m in models] == before
