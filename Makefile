@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test install install-test browser db bench clean
+.PHONY: run test install install-test browser db bench clean vendor
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,17 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed vendor
 
-install-test: $(VENV)/.installed-test browser
+# Apache ECharts from the npm registry, copied into static/vendor/ and served by the app (works offline).
+vendor: static/vendor/echarts.min.js
+
+static/vendor/echarts.min.js: package.json
+	@test -f node_modules/echarts/dist/echarts.min.js || npm install --no-audit --no-fund
+	mkdir -p static/vendor
+	cp node_modules/echarts/dist/echarts.min.js $@
+
+install-test: $(VENV)/.installed-test vendor browser
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download).
 browser:

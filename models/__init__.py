@@ -16,5 +16,20 @@ from .declarations import (  # noqa: F401
 )
 
 # -- enterprises, annual reports and libraries (issue 5) --
+from .enterprises import (  # noqa: F401
+    REPORT_TABS,
+    AnnualReport,
+    CreditGrade,
+    CreditRating,
+    Enterprise,
+    EnterpriseReview,
+    EnterpriseStatus,
+    InnovationVoucher,
+    LibraryParam,
+    ListingStatus,
+    ReportStatus,
+    StorageStatus,
+    VoucherType,
+)
 
 # -- export jobs and imports (issue 6) --

@@ -196,6 +196,34 @@ def _unit_revenue(p: Principal) -> ColumnElement[bool]:
 
 
 # -- enterprises, annual reports and libraries (issue 5) -----------------------------------
+from models import AnnualReport, CreditRating, Enterprise, EnterpriseReview, InnovationVoucher, LibraryParam  # noqa: E402
+
+
+@rule(Enterprise)
+def _enterprise(p: Principal) -> ColumnElement[bool]:
+    if p.role == Role.authority:
+        return equals(Enterprise.region_id, p.region_id)
+    if p.role in (Role.unit_admin, Role.applicant):
+        return equals(Enterprise.unit_id, p.unit_id)
+    return false()
+
+
+def _owned_by_enterprise(model: type) -> None:
+    """Rows that belong to an enterprise are visible exactly when the enterprise is."""
+
+    @rule(model)
+    def _owned(p: Principal) -> ColumnElement[bool]:
+        return model.enterprise_id.in_(select(Enterprise.id).where(_enterprise(p)))
+
+
+for _model in (AnnualReport, CreditRating, InnovationVoucher, EnterpriseReview):
+    _owned_by_enterprise(_model)
+
+
+@rule(LibraryParam)
+def _library_param(p: Principal) -> ColumnElement[bool]:
+    return true() if p.role == Role.authority else false()
+
 
 
 # -- export jobs (issue 6) ------------------------------------------------------------------

@@ -1,0 +1,323 @@
+"""企业信息 (基本信息审核, 企业信息查询列表), 科技信息年报 (年报数据审核, 年报数据查询) and 知识价值信用评级列表."""
+from __future__ import annotations
+
+from flask import flash, redirect, request
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.babel import gettext
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
+from flask_admin.form import rules
+from flask_admin.helpers import get_redirect_target
+from flask_admin.model.helpers import get_mdict_item_or_list
+from sqlalchemy import Integer, Numeric, select
+from wtforms.validators import NumberRange, Optional as OptionalValidator, ValidationError
+
+from extensions import db
+from models import (
+    REPORT_TABS,
+    AnnualReport,
+    CreditGrade,
+    CreditRating,
+    Enterprise,
+    EnterpriseStatus,
+    Region,
+    RegionKind,
+    ReportStatus,
+    Role,
+    StorageStatus,
+)
+from rules import enterprise_review as review
+from rules import scope
+
+from .base import Outcome, ScopedModelView, current_role, principal, scoped_options
+from .home import Todo, register_todo
+from .roles import ADMINS
+
+MENU_ORDER = 50
+FILLERS = frozenset({Role.unit_admin, Role.applicant})
+DISTRICT_AND_CITY = frozenset({Role.authority, Role.bureau, Role.sysadmin})
+
+
+def district_options():
+    return scoped_options(Region, where=Region.kind == RegionKind.district)
+
+
+class EnterpriseOf(BaseSQLAFilter):
+    """Filter rows that belong to an enterprise by a fact of the enterprise (e.g. its district)."""
+
+    def __init__(self, model, enterprise_column, name, options=None):
+        super().__init__(model.enterprise_id, name, options=options)
+        self.enterprise_column = enterprise_column
+
+    def validate(self, value):
+        return str(value).isdigit()
+
+    def clean(self, value):
+        return int(value)
+
+    def apply(self, query, value, alias=None):
+        return query.filter(self.column.in_(select(Enterprise.id).where(self.enterprise_column == value)))
+
+    def operation(self):
+        return "等于"
+
+
+class IntEqual(FilterEqual):
+    """等于 on an integer column (year, district): the posted text becomes an int, or the filter is ignored."""
+
+    def validate(self, value):
+        return str(value).strip().isdigit()
+
+    def clean(self, value):
+        return int(value)
+
+
+def year_options(model):
+    def options():
+        p = principal()
+        if p is None:
+            return []
+        years = db.session.scalars(select(model.year).where(scope.predicate(p, model)).group_by(model.year).order_by(model.year.desc()))
+        return [(str(y), f"{y}年") for y in years]
+
+    return options
+
+
+def run_transition(view, ids, act, name: str, verb: str):
+    """Run one review transition per selected row; one refused row never loses the others."""
+    p = principal()
+    opinion = view.action_reason() if name in view.reason_actions else ""
+    labels = {row.id: str(row) for row in view.scoped_rows([int(i) for i in ids])}
+    outcome = Outcome()
+    for row_id in sorted(labels):
+        try:
+            with db.session.begin_nested():
+                act(db.session, row_id, name, p, opinion)
+            outcome.ok(labels[row_id])
+        except review.Refused as refused:
+            outcome.skip(labels[row_id], str(refused))
+    db.session.commit()
+    outcome.flash(verb)
+
+
+class ReviewDetailsMixin:
+    """审批意见 on the details page, and the buttons the workflow allows the user now."""
+
+    review_target = ""
+    transitions: list = []
+    status_attr = "status"
+
+    def reviews(self, obj):
+        return review.reviews_of(db.session, self.review_target, obj.id)
+
+    def allowed(self, obj):
+        role = current_role()
+        return [a for a in review.allowed_actions(self.transitions, getattr(obj, self.status_attr), role) if self.is_action_allowed(a)]
+
+
+# -- 企业信息 ---------------------------------------------------------------------------------
+class EnterpriseView(ReviewDetailsMixin, ScopedModelView):
+    """企业信息查询列表 (§2.2): 审核状态, 入库状态, search, export; 审核 from the details page."""
+
+    roles = DISTRICT_AND_CITY | FILLERS
+    create_roles = ADMINS
+    edit_roles = ADMINS | FILLERS
+    delete_roles = ADMINS
+    action_roles = {"approve": frozenset({Role.authority}), "reject": frozenset({Role.authority}), "submit": FILLERS}
+    reason_actions = {"approve": ("审核意见", False), "reject": ("审核意见（不通过原因）", True)}
+    review_target = "enterprise"
+    transitions = review.ENTERPRISE_TRANSITIONS
+    status_attr = "review_status"
+    details_template = "admin/enterprises/enterprise_details.html"
+
+    column_list = ("name", "uscc", "region", "zone", "registered_on", "industry_category", "scale", "contact_name",
+                   "contact_mobile", "review_status", "storage_status")
+    column_searchable_list = ("name", "uscc")
+    column_sortable_list = ("name", "uscc", "registered_on", "review_status", "storage_status")
+    column_default_sort = ("id", False)
+    column_filters = (
+        FilterEqual(Enterprise.review_status, "审核状态", options=EnterpriseStatus.choices()),
+        FilterEqual(Enterprise.storage_status, "入库状态", options=StorageStatus.choices()),
+        IntEqual(Enterprise.region_id, "所属区县", options=district_options()),
+    )
+    column_details_list = ("name", "uscc", "region", "zone", "registered_on", "registered_capital", "legal_rep", "address",
+                           "industry", "industry_category", "scale", "hitech_field", "contact_name", "contact_mobile",
+                           "main_business", "main_revenue", "above_scale", "review_status", "review_opinion",
+                           "storage_status", "stored_on", "submitted_at", "unit")
+    column_export_list = ("name", "uscc", "region", "zone", "registered_on", "legal_rep", "industry", "industry_category",
+                          "scale", "hitech_field", "contact_name", "contact_mobile", "main_revenue", "above_scale",
+                          "review_status", "storage_status", "stored_on")
+    form_columns = ("name", "uscc", "region", "zone", "registered_on", "registered_capital", "legal_rep", "address",
+                    "industry", "industry_category", "scale", "hitech_field", "contact_name", "contact_mobile",
+                    "main_business", "main_revenue", "above_scale")
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if current_role() not in ADMINS:  # an enterprise never moves itself to another district
+            for name in ("region", "zone", "name", "uscc"):
+                if hasattr(form, name):
+                    delattr(form, name)
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        if current_role() in FILLERS and model.review_status == EnterpriseStatus.approved:
+            raise ValidationError("企业基本信息已审核通过，不能修改；如需变更请联系所属区县科技局")
+
+    @action("approve", "审核通过", "确定审核通过所选企业的基本信息？")
+    def action_approve(self, ids):
+        run_transition(self, ids, review.act_on_enterprise, "approve", "审核通过")
+
+    @action("reject", "审核不通过")
+    def action_reject(self, ids):
+        run_transition(self, ids, review.act_on_enterprise, "reject", "审核不通过")
+
+    @action("submit", "提交审核", "确定重新提交所选企业的基本信息？")
+    def action_submit(self, ids):
+        run_transition(self, ids, review.act_on_enterprise, "submit", "提交审核")
+
+
+class EnterpriseReviewView(EnterpriseView):
+    """基本信息审核 (§2.1): the district's 待审核 enterprises."""
+
+    roles = DISTRICT_AND_CITY
+    edit_roles = frozenset()
+    create_roles = frozenset()
+    delete_roles = frozenset()
+    can_export = False
+    column_filters = (IntEqual(Enterprise.region_id, "所属区县", options=district_options()),)
+
+    def base_filter(self):
+        return Enterprise.review_status == EnterpriseStatus.pending
+
+
+# -- 科技信息年报 -------------------------------------------------------------------------------
+REPORT_NUMERIC = [c.name for c in AnnualReport.__table__.columns
+                  if isinstance(c.type, (Integer, Numeric)) and c.name not in ("id", "enterprise_id", "year")]
+
+
+class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
+    """年报数据查询 (§3.2) for district and city; the enterprise fills and submits its own reports here."""
+
+    roles = DISTRICT_AND_CITY | FILLERS
+    create_roles = FILLERS | ADMINS
+    edit_roles = FILLERS | ADMINS
+    delete_roles = ADMINS
+    action_roles = {
+        "submit": FILLERS,
+        "approve": frozenset({Role.authority, Role.bureau}),
+        "reject": frozenset({Role.authority, Role.bureau}),
+    }
+    reason_actions = {"approve": ("审核意见", False), "reject": ("审核意见（不通过原因）", True)}
+    review_target = "annual_report"
+    transitions = review.REPORT_TRANSITIONS
+    details_template = "admin/enterprises/report_details.html"
+
+    column_list = ("enterprise", "enterprise.uscc", "enterprise.region", "year", "revenue", "staff", "submitted_at", "status")
+    column_labels = {"enterprise.uscc": "统一社会信用代码", "enterprise.region": "所属区县"}
+    column_searchable_list = ("enterprise.name", "enterprise.uscc")
+    column_sortable_list = ("year", "revenue", "staff", "submitted_at", "status")
+    column_default_sort = ("id", True)
+    column_filters = (
+        FilterEqual(AnnualReport.status, "审核状态", options=ReportStatus.choices()),
+        IntEqual(AnnualReport.year, "年份", options=year_options(AnnualReport)),
+        EnterpriseOf(AnnualReport, Enterprise.region_id, "所属区县", options=district_options()),
+    )
+    column_export_list = ("enterprise", "enterprise.uscc", "enterprise.region", "year", "status", "district_opinion",
+                          "city_opinion", *[c for _, cols in REPORT_TABS for c in cols if c != "year"])
+    form_args = {name: {"validators": [OptionalValidator(), NumberRange(min=0, message="不能为负数")]} for name in REPORT_NUMERIC}
+    form_args["innovation_score"] = {"validators": [OptionalValidator(), NumberRange(min=0, max=100, message="须在 0 到 100 之间")]}
+    form_args["year"] = {"validators": [NumberRange(min=2000, max=2100, message="年份须在 2000 到 2100 之间")]}
+    form_rules = [rules.Field("csrf_token")] + [
+        rules.FieldSet(("enterprise", *cols) if title == "基本信息" else cols, title) for title, cols in REPORT_TABS
+    ]
+    form_columns = ("enterprise", *[c for _, cols in REPORT_TABS for c in cols])
+
+    def on_model_change(self, form, model, is_created):
+        if not is_created and model.status not in review.EDITABLE_REPORT and current_role() not in ADMINS:
+            raise ValidationError(f"年报当前状态为“{model.status.label}”，不能修改")
+        if model.tech_staff is not None and model.staff is not None and model.tech_staff > model.staff:
+            raise ValidationError("科技人员不能多于从业人员")
+        if model.rd_domestic is not None and model.rd_expense is not None and model.rd_domestic > model.rd_expense:
+            raise ValidationError("境内研发费用不能大于研发费用总额")
+        if model.enterprise_id is None and model.enterprise is None:
+            raise ValidationError("请选择企业")
+        enterprise_id = model.enterprise_id or model.enterprise.id
+        with db.session.no_autoflush:  # the new row is in the session already: don't find it
+            clash = db.session.scalar(select(AnnualReport.id).where(
+                AnnualReport.enterprise_id == enterprise_id, AnnualReport.year == model.year, AnnualReport.id != (model.id or 0)))
+        if clash:
+            raise ValidationError(f"该企业 {model.year} 年的年报已存在，请在列表中修改")
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        obj = self.get_one(get_mdict_item_or_list(request.args, "id"))
+        if obj.status not in review.EDITABLE_REPORT and current_role() not in ADMINS:
+            flash(f"年报当前状态为“{obj.status.label}”，不能修改", "warning")
+            return redirect(get_redirect_target() or self.get_url(".index_view"))
+        return super().edit_view()
+
+    @action("submit", "提交", "提交后将由所属区县审核，确定提交？")
+    def action_submit(self, ids):
+        run_transition(self, ids, review.act_on_report, "submit", "提交")
+
+    @action("approve", "审核通过", "确定审核通过所选年报？")
+    def action_approve(self, ids):
+        run_transition(self, ids, review.act_on_report, "approve", "审核通过")
+
+    @action("reject", "审核不通过")
+    def action_reject(self, ids):
+        run_transition(self, ids, review.act_on_report, "reject", "审核不通过")
+
+    def tabs(self, obj):
+        columns = AnnualReport.__table__.columns
+        return [(title, [(columns[c].info["label"], getattr(obj, c)) for c in cols]) for title, cols in REPORT_TABS]
+
+
+class AnnualReportReviewView(AnnualReportView):
+    """年报数据审核 (§3.1): the reports waiting for this user's level."""
+
+    roles = DISTRICT_AND_CITY
+    create_roles = edit_roles = delete_roles = frozenset()
+    column_filters = (
+        IntEqual(AnnualReport.year, "年份", options=year_options(AnnualReport)),
+        EnterpriseOf(AnnualReport, Enterprise.region_id, "所属区县", options=district_options()),
+    )
+
+    def base_filter(self):
+        waiting = {Role.authority: [ReportStatus.district_review], Role.bureau: [ReportStatus.city_review]}
+        return AnnualReport.status.in_(waiting.get(current_role(), [ReportStatus.district_review, ReportStatus.city_review]))
+
+
+# -- 申报事项: 知识价值信用评级列表 -----------------------------------------------------------------
+class CreditRatingView(ScopedModelView):
+    roles = DISTRICT_AND_CITY
+    can_view_details = True
+    column_list = ("enterprise", "enterprise.uscc", "enterprise.region", "year", "grade", "score", "credit_limit", "bank")
+    column_labels = {"enterprise.uscc": "统一社会信用代码", "enterprise.region": "所属区县"}
+    column_searchable_list = ("enterprise.name", "enterprise.uscc")
+    column_sortable_list = ("year", "grade", "score", "credit_limit")
+    column_default_sort = ("id", True)
+    column_filters = (
+        FilterEqual(CreditRating.grade, "信用等级", options=CreditGrade.choices()),
+        IntEqual(CreditRating.year, "年份", options=year_options(CreditRating)),
+        EnterpriseOf(CreditRating, Enterprise.region_id, "区县", options=district_options()),
+    )
+    column_export_list = column_list
+
+
+def register(admin, session):
+    admin.add_view(EnterpriseReviewView(Enterprise, session, name="基本信息审核", category="企业信息", endpoint="enterprise_review"))
+    admin.add_view(EnterpriseView(Enterprise, session, name="企业信息查询列表", category="企业信息", endpoint="enterprise"))
+    admin.add_view(AnnualReportReviewView(AnnualReport, session, name="年报数据审核", category="科技信息年报", endpoint="annual_report_review"))
+    admin.add_view(AnnualReportView(AnnualReport, session, name="年报数据查询", category="科技信息年报", endpoint="annual_report"))
+    admin.add_view(CreditRatingView(CreditRating, session, name="知识价值信用评级列表", category="申报事项", endpoint="credit_rating"))
+
+
+register_todo(Todo("待审核企业基本信息", frozenset({Role.authority}), Enterprise,
+                   lambda p: Enterprise.review_status == EnterpriseStatus.pending, "enterprise_review.index_view"))
+register_todo(Todo("待区县审核年报", frozenset({Role.authority}), AnnualReport,
+                   lambda p: AnnualReport.status == ReportStatus.district_review, "annual_report_review.index_view"))
+register_todo(Todo("待市局审核年报", frozenset({Role.bureau}), AnnualReport,
+                   lambda p: AnnualReport.status == ReportStatus.city_review, "annual_report_review.index_view"))
+register_todo(Todo("未提交的科技信息年报", FILLERS, AnnualReport,
+                   lambda p: AnnualReport.status.in_(review.EDITABLE_REPORT), "annual_report.index_view"))
