@@ -367,7 +367,17 @@ class ScopedModelView(ModelView):
         return (previous, None) if found else (None, None)
 
     # -- export: our own streaming writer (see admin_views/export.py) ----------------------
-    @expose("/export/<export_type>/")
+    # The list template adds 导出Excel and the 选择导出字段 dialog; `column_formatters_export`
+    # (name → fn(view, context, model, name)) gives a column its own typed export value.
+    list_template = "admin/scoped_list.html"
+
+    def export_column_choices(self) -> list[tuple[str, str, bool]]:
+        """(name, label, checked) offered by the 选择导出字段 dialog."""
+        from .export import column_choices
+
+        return column_choices(self)
+
+    @expose("/export/<export_type>/", methods=("GET", "POST"))
     def export(self, export_type):
         from .export import export_response
 

@@ -11,3 +11,4 @@ from .audit import ACTION_LABELS, LOGIN_ACTIONS, AuditLog  # noqa: F401
 # -- enterprises, annual reports and libraries (issue 5) --
 
 # -- export jobs and imports (issue 6) --
+from .exports import ExportJob, ExportStatus  # noqa: F401

@@ -137,6 +137,17 @@ class Client(FlaskClient):
 
     csrf_token: str = ""
 
+    def open(self, *args, **kwargs):
+        # The test's app context is reused by every request (Flask pushes none of its own when one
+        # is active), so per-request values cached on `g` would leak between requests and clients:
+        # Flask-WTF's token (then never stored in the new session after login) and Flask-Login's user.
+        from flask import g, has_app_context
+
+        if has_app_context():
+            for key in ("csrf_token", "_login_user"):
+                g.pop(key, None)
+        return super().open(*args, **kwargs)
+
     def refresh_csrf(self) -> str:
         page = self.get("/change-password").get_data(as_text=True)
         match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
