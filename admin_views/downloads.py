@@ -195,7 +195,8 @@ class DownloadCenterView(BaseView):
 
     def my_jobs(self):
         p = principal()
-        return select(ExportJob).where(scope.predicate(p, ExportJob), scope.owner_only(p))
+        # populate_existing: progress is written by the worker on other connections
+        return select(ExportJob).where(scope.predicate(p, ExportJob), scope.owner_only(p)).execution_options(populate_existing=True)
 
     @expose("/")
     def index_view(self):
