@@ -47,7 +47,8 @@ def cell_value(value: Any) -> Any:
     Enums become their Chinese `label`, booleans 是/否, related rows their `str()` (a dictionary
     entry's name), anything else its text.
     """
-    if value is None or isinstance(value, (str, int, float, datetime, date)) and not isinstance(value, bool):
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is float or kind is datetime or kind is date:
         return value
     if isinstance(value, bool):
         return "是" if value else "否"
