@@ -10,7 +10,7 @@ import os
 import secrets
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Optional
 
@@ -178,6 +178,14 @@ def cleanup_expired(now: Optional[datetime] = None) -> int:
         if path and os.path.exists(path):
             os.remove(path)
         _set(job_id, status=ExportStatus.expired, file_path=None)
+    # a job still queued or running long after any job could take: its worker died (restart)
+    stale = now - timedelta(seconds=int(current_app.config.get("EXPORT_JOB_TIMEOUT", 3 * 3600)))
+    with db.engine.begin() as conn:
+        conn.execute(
+            update(ExportJob)
+            .where(ExportJob.status.in_([ExportStatus.queued, ExportStatus.running]), ExportJob.created_at < stale)
+            .values(status=ExportStatus.failed, error="导出任务已中断（服务重启或超时），请重新导出", finished_at=now)
+        )
     return len(rows)
 
 

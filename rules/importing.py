@@ -155,6 +155,7 @@ def dictionary(category: str) -> Parser:
             raise Invalid(f"“{token}”不是有效的{DICT_CATEGORIES.get(category, category)}")
         return found
 
+    parse.names = lambda lookups: lookups["dict_names"]  # id → name, for the preview
     return parse
 
 
@@ -169,6 +170,9 @@ def region(value, lookups):
     return found
 
 
+region.names = lambda lookups: lookups["region_names"]
+
+
 def dict_category(value, lookups):
     token = _text(value)
     if not token:
@@ -181,14 +185,18 @@ def dict_category(value, lookups):
 
 def load_lookups(session: Session) -> Lookups:
     dicts: dict = {}
+    dict_names: dict = {}
     for item_id, category, code, name in session.execute(select(DictItem.id, DictItem.category, DictItem.code, DictItem.name)):
         dicts[(category, code)] = item_id
         dicts.setdefault((category, name), item_id)
+        dict_names[item_id] = name
     regions: dict = {}
+    region_names: dict = {}
     for region_id, code, name in session.execute(select(Region.id, Region.code, Region.name)):
         regions[code] = region_id
         regions[name] = region_id
-    return {"dict": dicts, "region": regions}
+        region_names[region_id] = name
+    return {"dict": dicts, "region": regions, "dict_names": dict_names, "region_names": region_names}
 
 
 # -- the spec --------------------------------------------------------------------------------
@@ -332,9 +340,22 @@ class Plan:
     errors: list[RowError] = field(default_factory=list)
     rows: int = 0
 
+    lookups: Lookups = field(default_factory=dict)
+
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def show(self, attr: str, value: Any) -> str:
+        """A planned or current value as the user reads it (names for dictionary ids, 是/否…)."""
+        if value is None:
+            return "（空）"
+        names = getattr(self.spec.column(attr).parse, "names", None)
+        if names is not None:
+            return str(names(self.lookups).get(value, value))
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        return str(getattr(value, "label", value))
 
     def summary(self) -> str:
         return f"新增 {len(self.creates)} 条，更新 {len(self.updates)} 条，未变化 {self.unchanged} 条"
@@ -347,8 +368,8 @@ def _key_of(spec: ImportSpec, values: dict) -> tuple:
 def make_plan(session: Session, spec: ImportSpec, sheet: Sheet, progress: Callable[[int], None] = lambda n: None,
               chunk: int = 2000) -> Plan:
     """Parse and validate every row, then compare with the database by natural key. Writes nothing."""
-    plan = Plan(spec)
     lookups = load_lookups(session)
+    plan = Plan(spec, lookups=lookups)
     positions = [(i, next(c for c in spec.columns if c.header == h)) for i, h in enumerate(sheet.headers) if h]
     present = {c.attr for _, c in positions}
     seen_keys: dict[tuple, int] = {}

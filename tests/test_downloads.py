@@ -152,3 +152,13 @@ def test_background_export_through_rq_on_redis(small_async, client_as, db_sessio
     assert job.status == ExportStatus.done, job.error
     rows = _rows(client_as("bureau").get(f"/admin/download/file/{job.id}/").data)
     assert len(rows) - 1 == db_session.scalar(select(func.count()).select_from(Unit))
+
+
+def test_a_job_left_running_by_a_dead_worker_is_marked_failed(app, client_as, db_session):
+    owner = db_session.scalar(select(User.id).where(User.username == "bureau"))
+    job = ExportJob(owner_id=owner, endpoint="unit", title="单位信息", args=[], status=ExportStatus.running,
+                    created_at=datetime.now() - timedelta(days=1))
+    db_session.add(job)
+    db_session.commit()
+    page = client_as("bureau").get("/admin/download/").get_data(as_text=True)
+    assert "导出任务已中断" in page

@@ -173,6 +173,13 @@ def test_region_import_upserts_by_code_and_checks_names(client_as, db_session):
     assert region.name == "测试新区" and region.in_liangjiang is True and region.kind.label == "园区/新区"
 
 
+def test_update_preview_names_dictionary_values(client_as, db_session):
+    unit = db_session.scalar(select(Unit).where(Unit.uscc.is_not(None), Unit.nature_id.is_not(None)).order_by(Unit.id))
+    other = db_session.scalar(select(DictItem).where(DictItem.category == "unit_nature", DictItem.id != unit.nature_id).order_by(DictItem.id))
+    page = upload(client_as("bureau"), "unit", xlsx(["单位名称", "统一社会信用代码", "单位性质"], [[unit.name, unit.uscc, other.name]])).get_data(as_text=True)
+    assert "更新 1 条" in page and f"单位性质：{unit.nature.name} → {other.name}" in page
+
+
 def test_roles_and_tokens(client_as):
     assert client_as("unit_cqu").get("/admin/data_import/").status_code == 404
     bureau = client_as("bureau")
