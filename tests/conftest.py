@@ -138,15 +138,10 @@ class Client(FlaskClient):
     csrf_token: str = ""
 
     def open(self, *args, **kwargs):
-        # The test's app context is reused by every request (Flask pushes none of its own when one
-        # is active), so per-request values cached on `g` would leak between requests and clients:
-        # Flask-WTF's token (then never stored in the new session after login) and Flask-Login's user.
-        from flask import g, has_app_context
-
-        if has_app_context():
-            for key in ("csrf_token", "_login_user"):
-                g.pop(key, None)
-        return super().open(*args, **kwargs)
+        # Each request gets its own app context, as in production: a fresh `g` (Flask-WTF caches
+        # the CSRF token there) and its own database session, separate from the test's session.
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
     def refresh_csrf(self) -> str:
         page = self.get("/change-password").get_data(as_text=True)
