@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -118,7 +118,8 @@ def login():
             throttle.reset(key)
             session.clear()  # a fresh session (and CSRF token) at login: no session fixation
             login_user(user, remember=False)
-            user.last_login_at = datetime.now()
+            # recorded by the login_success row itself, so not a second (update) audit row
+            db.session.execute(update(User).where(User.id == user.id).values(last_login_at=datetime.now()))
             _audit("login_success", user, login_name, "登录成功")
             if user.must_change_password:
                 return redirect(url_for("auth.change_password"))

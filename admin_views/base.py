@@ -6,6 +6,7 @@ ajax look-ups and foreign-key select fields, inline models, and filter option li
 """
 from __future__ import annotations
 
+import enum
 from collections import OrderedDict
 from typing import Any, Callable, Iterable, Optional
 
@@ -15,14 +16,16 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
 from flask_admin.helpers import get_redirect_target
+from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import RelationshipProperty
 from wtforms.fields import FieldList, FormField
+from wtforms.validators import ValidationError
 
 from extensions import db
-from models import DictItem, LabeledEnum, Role
+from models import DictItem, Role
 from rules import scope
 
 
@@ -46,11 +49,7 @@ class AdminForm(FlaskForm):
 
 
 def _enum_label(view, value, name=None):
-    return value.label
-
-
-def _bool_label(view, value, name=None):
-    return "是" if value else "否"
+    return getattr(value, "label", value.name)
 
 
 def scoped_options(model: type, label: Callable[[Any], str] = str, where=None) -> Callable[[], list]:
@@ -66,6 +65,24 @@ def scoped_options(model: type, label: Callable[[Any], str] = str, where=None) -
         return [(str(obj.id), label(obj)) for obj in query.order_by(model.id).limit(500)]
 
     return options
+
+
+class ScopedAjaxSelectField(AjaxSelectField):
+    """An ajax select that refuses an id its (scoped) loader cannot find, instead of blanking it."""
+
+    def pre_validate(self, form):
+        posted = getattr(self, "_formdata", None)
+        if posted and self.data is None:
+            raise ValidationError("请选择有效的选项")
+        super().pre_validate(form)
+
+
+class ScopedAjaxSelectMultipleField(AjaxSelectMultipleField):
+    def pre_validate(self, form):
+        posted = getattr(self, "_formdata", None) or ()
+        if posted and len(self.data or ()) != len(set(posted)):
+            raise ValidationError("请选择有效的选项")
+        super().pre_validate(form)
 
 
 class ScopedAjaxLoader(QueryAjaxModelLoader):
@@ -107,8 +124,7 @@ class ScopedModelView(ModelView):
     neighbor_scan_limit = 200_000
     column_type_formatters = {
         **ModelView.column_type_formatters,  # type: ignore[dict-item]
-        LabeledEnum: _enum_label,
-        bool: _bool_label,
+        enum.Enum: _enum_label,  # replaces Flask-Admin's, which shows the code
     }
     column_type_formatters_detail = column_type_formatters
 
@@ -260,6 +276,7 @@ class ScopedModelView(ModelView):
             return_url=get_redirect_target() or self.get_url(".index_view"),
         ), (400 if error else 200)
 
+    @expose("/ajax/update/", methods=("POST",))
     def ajax_update(self):
         if not self.can_edit:
             abort(404)
@@ -284,12 +301,18 @@ class ScopedModelView(ModelView):
                     if category:
                         query = query.filter(DictItem.category == category, DictItem.active.is_(True)).order_by(DictItem.sort, DictItem.id)
                 field.query = query
+            elif isinstance(field, AjaxSelectMultipleField) and not isinstance(field, ScopedAjaxSelectMultipleField):
+                field.__class__ = ScopedAjaxSelectMultipleField
+            elif isinstance(field, AjaxSelectField) and not isinstance(field, ScopedAjaxSelectField):
+                field.__class__ = ScopedAjaxSelectField
             elif isinstance(field, FormField):
                 self.scope_form(field.form, getattr(field.form, "_model", None) or model)
             elif isinstance(field, FieldList):
-                for entry in field.entries:
+                inline_model = self._inline_model(field) or model
+                template = getattr(field, "template", None)  # the blank row the page clones for 添加
+                for entry in [*field.entries, *([template] if isinstance(template, FormField) else [])]:
                     if isinstance(entry, FormField):
-                        self.scope_form(entry.form, self._inline_model(field) or model)
+                        self.scope_form(entry.form, inline_model)
         return form
 
     @staticmethod
@@ -314,6 +337,15 @@ class ScopedModelView(ModelView):
 
     def list_form(self, obj=None):
         return self.scope_form(super().list_form(obj))
+
+    def scaffold_filters(self, name):
+        """Enum filters offer the Chinese labels, not the stored codes."""
+        filters = super().scaffold_filters(name)
+        for flt in filters or ():
+            enum_class = getattr(getattr(getattr(flt, "column", None), "type", None), "enum_class", None)
+            if enum_class is not None and hasattr(enum_class, "choices"):
+                flt.options = enum_class.choices()
+        return filters
 
     # -- filter option lists: rebuilt per request, never the start-up snapshot -------------
     def _get_filter_groups(self):

@@ -88,7 +88,8 @@ def _changes(obj: Any) -> tuple[dict, dict]:
 
 
 def _row_id(obj: Any) -> str:
-    return ",".join(str(v) for v in inspect(obj).identity or ())
+    # new rows have their key in the attributes already, but not yet an identity, during the flush
+    return ",".join(str(v) for v in inspect(obj).mapper.primary_key_from_instance(obj))
 
 
 def record(

@@ -228,7 +228,8 @@ def seed_people(ctx: DemoContext) -> None:
     statuses = [ReviewStatus.pending, ReviewStatus.approved, ReviewStatus.rejected, ReviewStatus.approved]
     rows = []
     index = 10_000
-    for unit in ctx.units.values():
+    for name, *_ in UNITS:
+        unit = ctx.units[name]
         departments = [None] + list(unit.secondary_units)
         for k in range(12):
             index += 1
