@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from flask import Response, current_app, flash, redirect, request, url_for
 from markupsafe import Markup
+from sqlalchemy import JSON
 from sqlalchemy import inspect as sa_inspect
 
 from extensions import db
@@ -38,10 +39,16 @@ def column_choices(view) -> list[tuple[str, str, bool]]:
             choices.append((name, str(text), True))
             seen.add(name)
     for name, text in getattr(view, "_details_columns", None) or ():
-        if name not in excluded and name not in seen:
+        if name not in excluded and name not in seen and not _is_json(view.model, name):
             choices.append((name, str(text), False))
             seen.add(name)
     return choices
+
+
+def _is_json(model, name: str) -> bool:
+    """JSON columns (change sets, module lists) are internal structures, not offered as extras."""
+    attr = sa_inspect(model).column_attrs.get(name)
+    return attr is not None and isinstance(attr.columns[0].type, JSON)
 
 
 def chosen_columns(view, requested: Sequence[str]) -> list[tuple[str, str]]:
