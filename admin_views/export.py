@@ -152,23 +152,75 @@ def ordered_ids(view, query, only: Optional[list] = None):
     return out
 
 
+def tuple_reader(view, columns: Sequence[tuple[str, str]]):
+    """(entities, getters) reading plain tuples instead of ORM objects — several times faster —
+    when every column is a plain column or a many-to-one relationship with no formatter; else None."""
+    formatters = {**(view.column_formatters or {}), **(view.column_formatters_export or {})}
+    mapper = sa_inspect(view.model)
+    plain = set(mapper.column_attrs.keys())
+    entities: list = []
+    getters: list = []
+    for name, _ in columns:
+        if name in formatters:
+            return None
+        head, _, rest = name.partition(".")
+        position = len(entities) + 1  # 0 is the primary key
+        if not rest and head in plain:
+            entities.append(getattr(view.model, head))
+            getters.append(lambda row, p=position: cell_value(row[p]))
+            continue
+        rel = mapper.relationships.get(head)
+        if rel is None or rel.uselist or len(rel.local_columns) != 1 or "." in rest:
+            return None
+        target = rel.mapper
+        if len(target.primary_key) != 1 or target.primary_key[0] not in rel.remote_side:
+            return None
+        entities.append(getattr(view.model, mapper.get_property_by_column(next(iter(rel.local_columns))).key))
+        getters.append(_cached_target(view.session, target.class_, rest, position))
+    return entities, getters
+
+
+def _cached_target(session, model, attr: str, position: int) -> Callable[[Any], Any]:
+    """Foreign key at `position` → the related row's text (or its `attr`), one look-up per key."""
+    cache: dict = {}
+
+    def get(row):
+        key = row[position]
+        if key is None:
+            return None
+        try:
+            return cache[key]
+        except KeyError:
+            obj = session.get(model, key)
+            value = cell_value(getattr(obj, attr) if attr and obj is not None else obj)
+            cache[key] = value
+            return value
+
+    return get
+
+
 def iter_rows(view, ids, columns: Sequence[tuple[str, str]], chunk: int = CHUNK,
               progress: Optional[Callable[[int], None]] = None) -> Iterator[list]:
     """Rows of typed values for `ids`, in that order, loaded `chunk` at a time through the scope."""
-    getters = [value_getter(view, name) for name, _ in columns]
     pk = view._pk_column()
-    key = sa_inspect(view.model).primary_key[0].key
+    reader = tuple_reader(view, columns)
+    if reader is not None:
+        entities, getters = reader
+        load = lambda part: {row[0]: row for row in view.get_query().with_entities(pk, *entities).filter(pk.in_(part))}  # noqa: E731
+    else:
+        getters = [value_getter(view, name) for name, _ in columns]
+        key = sa_inspect(view.model).primary_key[0].key
+        load = lambda part: {getattr(o, key): o for o in view.get_query().filter(pk.in_(part))}  # noqa: E731
     done = 0
     for start in range(0, len(ids), chunk):
         part = list(ids[start:start + chunk])
-        objs = view.get_query().filter(pk.in_(part)).all()
-        by_id = {getattr(o, key): o for o in objs}
+        by_id = load(part)
         for value in part:
-            obj = by_id.get(value)
-            if obj is not None:  # deleted (or left the scope) since the ids were read
-                yield [get(obj) for get in getters]
+            item = by_id.get(value)
+            if item is not None:  # deleted (or left the scope) since the ids were read
+                yield [get(item) for get in getters]
         done += len(part)
-        del objs, by_id
+        del by_id
         if progress:
             progress(done)
 
