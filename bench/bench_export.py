@@ -283,6 +283,7 @@ def main() -> None:
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--no-import", action="store_true")
     parser.add_argument("--only", nargs="+", help="measurements to run, e.g. ours xlsxwriter")
+    parser.add_argument("--prepare-only", action="store_true", help="only build the scratch databases")
     parser.add_argument("--child")
     parser.add_argument("--url")
     args = parser.parse_args()
@@ -296,6 +297,8 @@ def main() -> None:
             url = database_url(kind, rows)
             print(f"== {kind}, {rows:,} rows × {len(args.columns)} columns ({args.endpoint})", flush=True)
             prepare(url, rows)
+            if args.prepare_only:
+                continue
             names = args.only or ["csv", "xlsxwriter", "ours", "writer-csv", "writer-xlsxwriter", "writer-ours"]
             for name in names:
                 r = run(url, name, args)

@@ -222,3 +222,53 @@ def test_typed_values_dictionary_labels_and_field_order(client_as, db_session):
     assert values["渝北区"][1] in ("是", "否") and values["渝北区"][2] == "区县"
     dictionary = rows_of(sheet(client_as("sysadmin").get("/admin/dictionary/export/xlsx/?col=category&col=name")))[1]
     assert ("学历", "博士研究生") in dictionary or any(r[0] == "学历" for r in dictionary)
+
+
+# -- the 选择导出字段 dialog in a browser -------------------------------------------------------
+from tests.test_browser import live_server, page  # noqa: E402,F401  (fixtures)
+
+
+@pytest.mark.browser
+def test_dialog_picks_orders_columns_and_exports_the_ticked_rows(live_server, page, db_session):
+    from tests.conftest import DEMO_PASSWORD
+
+    page.goto(f"{live_server}/login")
+    page.fill("#username", "unit_cqu")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/admin/**")
+    page.goto(f"{live_server}/admin/person/?search=500")
+    boxes = page.locator("input.action-checkbox")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    ticked = [boxes.nth(0).get_attribute("value"), boxes.nth(1).get_attribute("value")]
+    page.click("#export-xlsx")
+    page.wait_for_selector("#export-dialog.show")
+    assert page.locator("#export-selected-count").inner_text() == "2"
+    page.click("[data-export-check=none]")
+    page.check("#export-columns input[value=id_no]")
+    page.check("#export-columns input[value=name]")
+    up = page.locator("#export-columns li", has=page.locator("input[value=id_no]")).locator("[data-export-move=up]")
+    up.click()  # 姓名, 性别, 证件号码 → 姓名, 证件号码, 性别
+    up.click()  # → 证件号码, 姓名
+    with page.expect_download() as info:
+        page.click("#export-form button[type=submit]")
+    download = info.value
+    assert download.suggested_filename.startswith("个人信息_") and download.suggested_filename.endswith(".xlsx")
+    ws = openpyxl.load_workbook(io.BytesIO(open(download.path(), "rb").read())).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0] == ("证件号码", "姓名")
+    expected = set(db_session.scalars(select(Person.id_no).where(Person.id.in_([int(i) for i in ticked]))))
+    assert {r[0] for r in rows[1:]} == expected and len(rows) == 3
+
+
+def test_export_selected_action_on_every_list(client_as, db_session):
+    client = client_as("unit_cqu")
+    page = client.get("/admin/person/").get_data(as_text=True)
+    assert "导出Excel（选中记录）" in page and 'class="action-checkbox"' in page
+    cqu, swu = unit_id(db_session, "重庆大学"), unit_id(db_session, "西南大学")
+    mine = db_session.scalars(select(Person.id).where(Person.unit_id == cqu).order_by(Person.id).limit(3)).all()
+    _, rows = rows_of(sheet(client.action("person", "export_selected", mine)))
+    assert len(rows) == 3
+    foreign = db_session.scalar(select(Person.id).where(Person.unit_id == swu))
+    assert client.action("person", "export_selected", [mine[0], foreign]).status_code == 404
