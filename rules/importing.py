@@ -103,12 +103,12 @@ def amount(value, lookups):
 
 
 def a_date(value, lookups):
-    if value is None or _text(value) == "":
-        return None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
+    if value is None or _text(value) == "":
+        return None
     match = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", _text(value))
     if match:
         try:
@@ -297,10 +297,8 @@ def read_sheet(fileobj: IO[bytes], spec: ImportSpec, max_bytes: int, max_rows: i
     if problems:
         wb.close()
         raise ImportRefused("；".join(problems) + "。请使用下载的模板")
-    dimension = ws.max_row or 0
-    if dimension - 1 > max_rows:
-        wb.close()
-        raise ImportRefused(f"数据行数过多（{dimension - 1} 行），一次最多导入 {max_rows} 行，请分批导入")
+    # The row limit is enforced while reading: asking openpyxl for max_row would parse the
+    # whole sheet once more when the file has no <dimension>.
 
     def data():
         count = 0
