@@ -257,7 +257,7 @@ class XlsxStreamWriter:
         )
 
     def _put(self, text: str) -> None:
-        self._sheet.write(text.encode("utf-8"))
+        self._sheet.write(text.encode("utf-8", "replace"))  # a lone surrogate becomes "?"
 
     def write_row(self, values: Sequence[Any]) -> None:
         self._row += 1

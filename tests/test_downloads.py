@@ -162,3 +162,21 @@ def test_a_job_left_running_by_a_dead_worker_is_marked_failed(app, client_as, db
     db_session.commit()
     page = client_as("bureau").get("/admin/download/").get_data(as_text=True)
     assert "导出任务已中断" in page
+
+
+def test_export_worker_command_runs_queued_jobs(small_async, client_as, db_session):
+    url = _redis_url()
+    from redis import Redis
+    from rq import Queue
+
+    Queue("exports", connection=Redis.from_url(url)).empty()
+    small_async.config["REDIS_URL"] = url
+    try:
+        assert client_as("bureau").get("/admin/region/export/xlsx/").status_code == 302
+        result = small_async.test_cli_runner().invoke(args=["export-worker", "--burst"])
+        assert result.exit_code == 0, result.output
+    finally:
+        small_async.config["REDIS_URL"] = None
+    job = _job(db_session, "bureau")
+    assert job.status == ExportStatus.done, job.error
+    assert small_async.test_cli_runner().invoke(args=["export-worker"]).exit_code != 0  # no REDIS_URL: says so
