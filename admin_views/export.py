@@ -10,8 +10,8 @@ from __future__ import annotations
 import tempfile
 from array import array
 from datetime import datetime, timedelta
-from pathlib import Path
 from operator import attrgetter
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from flask import Response, current_app, flash, redirect, request, url_for
@@ -19,7 +19,6 @@ from markupsafe import Markup
 from sqlalchemy import JSON
 from sqlalchemy import inspect as sa_inspect
 
-from extensions import db
 from rules.exporting import cell_value, content_disposition, write_xlsx
 
 CHUNK = 1000
@@ -240,7 +239,9 @@ def export_response(view) -> Response:
     columns = chosen_columns(view, requested)
     only = selected_ids(view, request.values.getlist("rowid"))
     count, query = list_query(view)
-    total = len(only) if only is not None else (count or 0)
+    if only is None and count is None:  # a view with simple_list_pager counts nothing itself
+        count = query.order_by(None).count()
+    total = len(only) if only is not None else count
     if total > int(current_app.config.get("EXPORT_ASYNC_ROWS", 20000)):
         from .downloads import submit_export
 
