@@ -13,6 +13,7 @@ from rules.passwords import hash_password, policy_errors
 
 
 def register_cli(app: Flask) -> None:
+    __import__("cli_import").register_import_cli(app)  # Excel import and the export worker (issue 6)
     @app.cli.group()
     def seed():
         """Reference and demo data."""

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from flask import abort, flash, has_request_context, redirect, request, url_for
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
@@ -171,6 +172,8 @@ class ScopedModelView(ModelView):
     def is_action_allowed(self, name: str) -> bool:
         if name == "delete":
             return self.can_delete
+        if name == "export_selected":
+            return self.can_export
         return current_role() in self.action_roles.get(name, frozenset())
 
     # -- the scope --------------------------------------------------------------------------
@@ -412,7 +415,24 @@ class ScopedModelView(ModelView):
         return (previous, None) if found else (None, None)
 
     # -- export: our own streaming writer (see admin_views/export.py) ----------------------
-    @expose("/export/<export_type>/")
+    # The list template adds 导出Excel and the 选择导出字段 dialog; `column_formatters_export`
+    # (name → fn(view, context, model, name)) gives a column its own typed export value.
+    list_template = "admin/scoped_list.html"
+
+    def export_column_choices(self) -> list[tuple[str, str, bool]]:
+        """(name, label, checked) offered by the 选择导出字段 dialog."""
+        from .export import column_choices
+
+        return column_choices(self)
+
+    @action("export_selected", "导出Excel（选中记录）")
+    def action_export_selected(self, ids):
+        """Every list gets row checkboxes and this action; the rowids were re-selected through the scope."""
+        from .export import export_response
+
+        return export_response(self)
+
+    @expose("/export/<export_type>/", methods=("GET", "POST"))
     def export(self, export_type):
         from .export import export_response
 

@@ -33,3 +33,4 @@ from .enterprises import (  # noqa: F401
 )
 
 # -- export jobs and imports (issue 6) --
+from .exports import ExportJob, ExportStatus  # noqa: F401

@@ -227,4 +227,16 @@ def _library_param(p: Principal) -> ColumnElement[bool]:
 
 
 # -- export jobs (issue 6) ------------------------------------------------------------------
+from models import ExportJob  # noqa: E402
 
+
+@rule(ExportJob)
+def _export_job(p: Principal) -> ColumnElement[bool]:
+    """A download is personal. Bureau and sysadmin pass predicate() before rules apply, so the
+    下载中心 also filters on the owner itself (owner_only below)."""
+    return ExportJob.owner_id == p.user_id
+
+
+def owner_only(p: Optional[Principal]) -> ColumnElement[bool]:
+    """Export jobs of this user only, whatever the role."""
+    return false() if p is None else ExportJob.owner_id == p.user_id
