@@ -19,7 +19,7 @@ from wtforms.validators import ValidationError
 
 from models import (
     Attachment, AttachmentKind, BudgetItem, Call, CallType, Declaration, DictItem, InnovationMode, Level, Member, ProgressReport,
-    ReportStatus, ReviewRecord, Role, Status, Unit, UnitRevenue,
+    ProgressStatus, ReviewRecord, Role, Status, Unit, UnitRevenue,
 )
 from extensions import db
 from rules import quotas, scope, workflow
@@ -450,7 +450,7 @@ class ProgressReportView(ScopedModelView):
     column_list = ("declaration", "period", "percent", "invested", "status", "submitted_at", "return_reason")
     column_formatters = {"submitted_at": _minute}
     column_default_sort = ("id", True)
-    column_filters = (EnumFilter(ProgressReport.status, "状态", ReportStatus),)
+    column_filters = (EnumFilter(ProgressReport.status, "状态", ProgressStatus),)
     form_columns = ("declaration", "period", "percent", "invested", "content", "problems")
 
     def scope_form(self, form, model=None):
@@ -460,14 +460,14 @@ class ProgressReportView(ScopedModelView):
         return form
 
     def on_model_change(self, form, model, is_created):
-        if not is_created and model.status not in (ReportStatus.draft, ReportStatus.returned):
+        if not is_created and model.status not in (ProgressStatus.draft, ProgressStatus.returned):
             raise ValidationError("已上报的调度填报不能修改")
         problem = workflow.report_window_refusal(model.declaration.call, datetime.now())
         if problem:
             raise ValidationError(problem)
 
     def on_model_delete(self, model):
-        if model.status not in (ReportStatus.draft, ReportStatus.returned):
+        if model.status not in (ProgressStatus.draft, ProgressStatus.returned):
             raise ValidationError("已上报的调度填报不能删除")
 
     def _run(self, name, ids):
@@ -524,4 +524,4 @@ def register(admin, session):
                            {"flt0_0": state.value}))
     _todo(Todo("退回待修改的申报书", APPLICANT, Declaration, _at(Status.returned), "declaration.index_view", {"flt0_0": "returned"}))
     _todo(Todo("待审核的调度填报", frozenset({Role.authority}), ProgressReport,
-                       lambda p: ProgressReport.status == ReportStatus.submitted, "progress_report.index_view", {"flt0_0": "submitted"}))
+                       lambda p: ProgressReport.status == ProgressStatus.submitted, "progress_report.index_view", {"flt0_0": "submitted"}))

@@ -12,7 +12,7 @@ from .registration import RegistrationRoute, UnitRegistration  # noqa: F401
 # -- declarations and calls (issue 4) --
 from .declarations import (  # noqa: F401
     DEFAULT_CHAIN, DEFAULT_QUOTA, DEFAULT_REQUIRED, Attachment, AttachmentKind, BudgetItem, Call, CallType,
-    Declaration, InnovationMode, Level, Member, ProgressReport, ReportStatus, ReviewRecord, Status, UnitRevenue,
+    Declaration, InnovationMode, Level, Member, ProgressReport, ProgressStatus, ReviewRecord, Status, UnitRevenue,
 )
 
 # -- enterprises, annual reports and libraries (issue 5) --

@@ -60,7 +60,7 @@ class InnovationMode(LabeledEnum):
     joint = ("joint", "联合创新")
 
 
-class ReportStatus(LabeledEnum):
+class ProgressStatus(LabeledEnum):
     draft = ("draft", "未上报")
     submitted = ("submitted", "已上报")
     approved = ("approved", "审核通过")
@@ -276,8 +276,8 @@ class ProgressReport(Timestamped, Base):
     invested: Mapped[Optional[Decimal]] = mapped_column(Numeric(14, 2), info=label("累计投资（万元）"))
     content: Mapped[Optional[str]] = mapped_column(Text, info=label("进展情况"))
     problems: Mapped[Optional[str]] = mapped_column(Text, info=label("存在问题"))
-    status: Mapped[ReportStatus] = mapped_column(
-        enum_column(ReportStatus, "report_status"), default=ReportStatus.draft, index=True, info=label("状态")
+    status: Mapped[ProgressStatus] = mapped_column(
+        enum_column(ProgressStatus, "report_status"), default=ProgressStatus.draft, index=True, info=label("状态")
     )
     return_reason: Mapped[Optional[str]] = mapped_column(Text, info=label("退回原因"))
     submitted_at: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("上报时间"))

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, load_only
 
-from models import AuditLog, Call, Declaration, Level, ProgressReport, ReportStatus, ReviewRecord, Role, Status, Unit, UnitRevenue
+from models import AuditLog, Call, Declaration, Level, ProgressReport, ProgressStatus, ReviewRecord, Role, Status, Unit, UnitRevenue
 
 from . import quotas, scope
 from .audit import current_actor
@@ -449,7 +449,7 @@ def content_errors(d: Declaration, required: Optional[Sequence[str]] = None) -> 
 
 
 # -- 调度填报 (seed 003 §3): the progress report's own small table --------------------------
-R = ReportStatus
+R = ProgressStatus
 # fmt: off
 REPORT_TRANSITIONS = {
     #  action     from                          → to           who                                       label         reason

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from models import (
     DEFAULT_CHAIN, DEFAULT_QUOTA, BudgetItem, Call, CallType, Declaration, InnovationMode, Level, Member,
-    ProgressReport, ReportStatus, ReviewRecord, Role, Status, Unit, UnitRevenue, User,
+    ProgressReport, ProgressStatus, ReviewRecord, Role, Status, Unit, UnitRevenue, User,
 )
 from rules import workflow
 
@@ -111,9 +111,9 @@ def seed_declarations(ctx: DemoContext) -> None:
         if status == S.approved and calls[ci].report_opens_at:
             s.add(ProgressReport(declaration_id=d.id, period=f"{now.year}年第一季度", percent=30, invested=Decimal("120.50"),
                                  content="已完成总体方案设计和关键设备采购，正在开展样机试制。", problems="无",
-                                 status=ReportStatus.submitted, submitted_at=now - timedelta(days=3)))
+                                 status=ProgressStatus.submitted, submitted_at=now - timedelta(days=3)))
             s.add(ProgressReport(declaration_id=d.id, period=f"{now.year}年第二季度", percent=55,
-                                 content="样机完成装配调试。", status=ReportStatus.draft))
+                                 content="样机完成装配调试。", status=ProgressStatus.draft))
     s.flush()
 
 

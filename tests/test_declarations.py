@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from models import Call, Declaration, ProgressReport, ReportStatus, Status, Unit
+from models import Call, Declaration, ProgressReport, ProgressStatus, Status, Unit
 
 from .test_workflow import act, decl, text
 
@@ -280,11 +280,11 @@ def test_progress_report_filed_submitted_and_reviewed(client_as, db_session):
     assert act_report(yb, "return", [report.id], follow=False).status_code == 200  # asks for the reason
     assert "已退回 1 条" in text(act_report(yb, "return", [report.id], reason="投资数据缺失"))
     db_session.expire_all()
-    assert db_session.get(ProgressReport, report.id).status == ReportStatus.returned
+    assert db_session.get(ProgressReport, report.id).status == ProgressStatus.returned
     act_report(ent, "submit", [report.id])
     assert "已审核通过 1 条" in text(act_report(yb, "approve", [report.id], reason=""))
     db_session.expire_all()
-    assert db_session.get(ProgressReport, report.id).status == ReportStatus.approved
+    assert db_session.get(ProgressReport, report.id).status == ProgressStatus.approved
     assert act_report(client_as("unit_ent"), "approve", [report.id], follow=False).status_code == 404
     assert act_report(client_as("authority_jb"), "approve", [report.id], follow=False).status_code == 404
 
@@ -294,10 +294,10 @@ def test_progress_report_outside_the_window_is_refused(client_as, db_session):
     project = decl(db_session, "工业互联网标识解析平台")
     project.call.report_closes_at = datetime.now() - timedelta(days=1)
     db_session.commit()
-    draft = db_session.scalars(select(ProgressReport).where(ProgressReport.declaration_id == project.id, ProgressReport.status == ReportStatus.draft)).one()
+    draft = db_session.scalars(select(ProgressReport).where(ProgressReport.declaration_id == project.id, ProgressReport.status == ProgressStatus.draft)).one()
     assert "不在调度填报期内" in text(act_report(ent, "submit", [draft.id]))
     db_session.expire_all()
-    assert db_session.get(ProgressReport, draft.id).status == ReportStatus.draft
+    assert db_session.get(ProgressReport, draft.id).status == ProgressStatus.draft
 
 
 def act_report(client, action, ids, follow=True, **fields):
