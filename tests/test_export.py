@@ -254,7 +254,7 @@ def test_dialog_picks_orders_columns_and_exports_the_ticked_rows(live_server, pa
     with page.expect_download() as info:
         page.click("#export-form button[type=submit]")
     download = info.value
-    assert download.suggested_filename.startswith("个人信息_") and download.suggested_filename.endswith(".xlsx")
+    assert download.suggested_filename.startswith("个人信息审核_") and download.suggested_filename.endswith(".xlsx")
     ws = openpyxl.load_workbook(io.BytesIO(open(download.path(), "rb").read())).active
     rows = list(ws.iter_rows(values_only=True))
     assert rows[0] == ("证件号码", "姓名")
