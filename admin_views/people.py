@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView, expose
+from flask_admin.menu import MenuView
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import DateTimeBetweenFilter, FilterEqual, FilterLike
 from flask_login import current_user
@@ -95,8 +96,12 @@ class PersonView(ScopedModelView):
     column_descriptions = {"birth_date": "由证件号码自动带出"}
 
     # -- who sees what -------------------------------------------------------------------
-    def is_visible(self) -> bool:
-        return current_role() in REVIEWERS | EVERYTHING
+    def menu_name(self) -> str:
+        role = current_role()
+        if role in REVIEWERS:
+            return "个人信息审核"
+        return "个人信息" if role == Role.applicant else "人员信息"
+
 
     def may_edit(self, person: Person) -> bool:
         return current_role() in self.edit_roles or person.user_id == current_user.id
@@ -209,8 +214,23 @@ class PersonView(ScopedModelView):
         self._review(ids, "审核不通过", lambda p, pid: people.reject(db.session, p, pid, reason))
 
 
+class RoleNamedMenu(MenuView):
+    """A menu entry whose text follows the role (the view's `menu_name()`)."""
+
+    @property
+    def name(self):  # type: ignore[override]
+        return self._view.menu_name()
+
+    @name.setter
+    def name(self, value):
+        pass
+
+
 class MyPersonView(BaseView):
     """个人信息: everyone with a unit keeps their own record; it is created from the account on first visit."""
+
+    def is_visible(self) -> bool:
+        return current_role() in REVIEWERS  # applicants reach it from the person entry itself
 
     def is_accessible(self) -> bool:
         return current_user.is_authenticated and current_user.role in (Role.applicant, Role.dept_admin, Role.unit_admin)
@@ -255,5 +275,7 @@ def register(admin, session):
     from .home import Todo, register_todo
 
     admin.add_view(MyPersonView(name="个人信息", category="用户中心", endpoint="my_person"))
-    admin.add_view(PersonView(Person, session, name="个人信息审核", category="用户中心", endpoint="person"))
+    person_view = PersonView(Person, session, name="个人信息审核", category="用户中心", endpoint="person")
+    admin.add_view(person_view)
+    person_view.menu.__class__ = RoleNamedMenu
     register_todo(Todo("个人信息待审核", REVIEWERS, Person, _todo_where, "person.index_view", {"flt0_5": "pending"}))

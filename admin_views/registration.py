@@ -55,7 +55,7 @@ def _unit_field(name):
 
 
 class RegistrationView(ScopedModelView):
-    roles = ALL
+    roles = REVIEWERS | {Role.applicant, Role.unit_admin}
     create_roles = frozenset({Role.applicant})
     action_roles = {"approve": REVIEWERS, "reject": REVIEWERS}
     reason_actions = {"reject": ("审核意见（不通过原因）", True)}
@@ -69,9 +69,6 @@ class RegistrationView(ScopedModelView):
     )
     column_details_list = ("unit", "unit.uscc", "unit.nature", "unit.region", "unit.legal_rep", "unit.contact_name", "unit.contact_mobile", "unit.email", "route", "reviewer_unit", "reviewer_region", "registrant", "submitted_at", "status", "reason", "reviewed_by", "reviewed_at")
     column_labels.update({"unit.region": "单位所在区县", "unit.legal_rep": "法定代表人", "unit.contact_name": "联系人姓名", "unit.contact_mobile": "联系人手机", "unit.email": "电子邮箱"})
-
-    def is_visible(self) -> bool:
-        return current_role() in REVIEWERS | {Role.applicant}
 
     @expose("/new/", methods=("GET", "POST"))
     def create_view(self):
