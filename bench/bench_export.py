@@ -26,7 +26,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path

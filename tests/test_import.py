@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from models import AuditLog, DictItem, Region, Unit
 from rules.importing import ENCRYPTED_MARK, OLE_MAGIC, SPECS
-from tests.conftest import DEMO_PASSWORD  # noqa: F401
 from seed.demo import make_uscc
 
 
