@@ -93,7 +93,12 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return super().get_query().filter(scope.predicate(principal(), self.model))
 
     def get_one(self, pk):
-        return self.get_query().filter(getattr(self.model, self.pk) == pk).one_or_none()
+        column = getattr(self.model, self.pk)
+        try:  # posted ids are text; PostgreSQL will not compare an integer column with VARCHAR
+            pk = column.type.python_type(pk)
+        except (TypeError, ValueError):
+            return None
+        return self.get_query().filter(column == pk).one_or_none()
 
 
 class ScopedModelView(ModelView):

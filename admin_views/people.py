@@ -7,9 +7,9 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.menu import MenuView
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import DateTimeBetweenFilter, FilterEqual, FilterLike
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, DateTimeBetweenFilter, FilterEqual, FilterLike
 from flask_login import current_user
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, false, not_, or_, select
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
@@ -52,6 +52,24 @@ def _display(field: str, value) -> str:
     return str(value)
 
 
+class RoutedToMe(BaseSQLAFilter):
+    """审核归属: the people whose review reaches me (seed 000 §2.4 note), or the others."""
+
+    def apply(self, query, value, alias=None):
+        p = principal()
+        mine = people.reviewed_by(p) if p is not None else false()
+        return query.filter(mine if value == "1" else not_(mine))
+
+    def operation(self):
+        return "为"
+
+
+def _review_level(view, context, model, name):
+    if model.secondary_unit_id is None or (model.user is not None and model.user.role == Role.dept_admin and model.user.secondary_unit_id == model.secondary_unit_id):
+        return "单位审核"
+    return "二级单位审核"
+
+
 class PersonView(ScopedModelView):
     roles = ALL
     create_roles = ADMINS  # people otherwise come with their accounts (registration, 授权, 二级单位)
@@ -61,8 +79,9 @@ class PersonView(ScopedModelView):
     action_roles = {"approve": REVIEWERS, "reject": REVIEWERS}
     reason_actions = {"reject": ("驳回原因", True)}
     details_template = "admin/person_details.html"
-    column_list = ("name", "gender", "id_no", "mobile", "education", "title", "unit", "secondary_unit", "submitted_at", "review_status")
-    column_labels = {"mobile": "手机号码", "unit": "工作单位", "submitted_at": "最近更新时间"}
+    column_list = ("name", "gender", "id_no", "mobile", "education", "title", "unit", "secondary_unit", "submitted_at", "review_status", "review_level")
+    column_labels = {"mobile": "手机号码", "unit": "工作单位", "submitted_at": "最近更新时间", "review_level": "审核单位"}
+    column_formatters = {"review_level": _review_level}
     column_searchable_list = ("name", "id_no", "mobile")
     column_default_sort = ("submitted_at", True)
     column_filters = (
@@ -72,6 +91,7 @@ class PersonView(ScopedModelView):
         FilterEqual(Person.unit_id, "工作单位", options=scoped_options(Unit)),
         DateTimeBetweenFilter(Person.submitted_at, "更新时间"),
         FilterEqual(Person.review_status, "状态", options=ReviewStatus.choices()),
+        RoutedToMe(Person.id, "审核归属", options=(("1", "由本级审核"), ("0", "由其他层级审核"))),
     )
     column_details_list = (
         "name", "gender", "nationality", "ethnicity", "political_status", "id_type", "id_no", "birth_date",
@@ -278,4 +298,4 @@ def register(admin, session):
     person_view = PersonView(Person, session, name="个人信息审核", category="用户中心", endpoint="person")
     admin.add_view(person_view)
     person_view.menu.__class__ = RoleNamedMenu
-    register_todo(Todo("个人信息待审核", REVIEWERS, Person, _todo_where, "person.index_view", {"flt0_5": "pending"}))
+    register_todo(Todo("个人信息待审核", REVIEWERS, Person, _todo_where, "person.index_view", {"flt0_5": "pending", "flt1_6": "1"}))

@@ -86,9 +86,9 @@ def authorized_user(session: Session, unit_id: int) -> Optional[User]:
 
 def _is_manager(session: Session, user: Optional[User], id_no: str, except_dept: Optional[int] = None) -> bool:
     """Whether this person manages a secondary unit (by account or by the manager's 身份证 on record)."""
-    query = select(SecondaryUnit.id).where(
-        or_(SecondaryUnit.manager_id_no == id_no.strip().upper(), *( [SecondaryUnit.id == user.secondary_unit_id] if user is not None and user.role == Role.dept_admin else []))
-    )
+    if user is not None and user.role == Role.dept_admin and user.secondary_unit_id != except_dept:
+        return True
+    query = select(SecondaryUnit.id).where(SecondaryUnit.manager_id_no == id_no.strip().upper())
     if except_dept is not None:
         query = query.where(SecondaryUnit.id != except_dept)
     return session.execute(query.limit(1)).first() is not None
@@ -168,7 +168,8 @@ def retire_managers(session: Session, dept_id: int) -> list[User]:
         if user.role == Role.dept_admin:
             user.role, user.active = Role.applicant, False
         user.secondary_unit_id = None
-    session.query(Person).filter(Person.secondary_unit_id == dept_id).update({Person.secondary_unit_id: None}, synchronize_session="fetch")
+    for person in session.scalars(select(Person).where(Person.secondary_unit_id == dept_id)):
+        person.secondary_unit_id = None  # only the manager's own record can be left here (others block deletion)
     session.flush()
     return retired
 

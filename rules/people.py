@@ -138,7 +138,24 @@ def approve(session: Session, p: Principal, person_id: int) -> Optional[str]:
             out["secondary_unit_id"] = None  # a new 工作单位: the old unit's secondary unit no longer applies
         return out
 
-    return _decide(session, p, person_id, values, "个人信息审核通过")
+    pending = session.scalar(select(Person.pending_changes).where(Person.id == person_id)) or {}
+    problem = _decide(session, p, person_id, values, "个人信息审核通过")
+    if problem is None:
+        _follow_account(session, person_id, pending)
+    return problem
+
+
+def _follow_account(session: Session, person_id: int, changes: dict) -> None:
+    """The person's login account follows an approved 证件号码 or 工作单位 (a 申报人's only)."""
+    user_id = session.scalar(select(Person.user_id).where(Person.id == person_id))
+    user = session.get(User, user_id) if user_id else None
+    if user is None:
+        return
+    if "id_no" in changes and not session.scalar(select(User.id).where(User.id_no == changes["id_no"], User.id != user.id)):
+        user.id_no = changes["id_no"]
+    if "unit_id" in changes and user.role == Role.applicant and changes["unit_id"] != user.unit_id:
+        user.unit_id, user.secondary_unit_id = changes["unit_id"], None
+    session.flush()
 
 
 def reject(session: Session, p: Principal, person_id: int, reason: str) -> Optional[str]:

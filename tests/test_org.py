@@ -271,3 +271,43 @@ def test_another_unit_admin_cannot_touch_our_secondary_units(client_as, db_sessi
     assert client.post_form("/admin/secondary_unit/delete/", {"id": se.id}).status_code == 404
     assert "软件学院" not in client.get("/admin/secondary_unit/").get_data(as_text=True)
     assert row(db_session, SecondaryUnit, id=se.id).name == "软件学院"
+
+
+# -- in the browser (screenshots go to $SCREENSHOT_DIR when set) ---------------------------
+from tests.test_browser import DEMO_PASSWORD, live_server, page  # noqa: E402,F401
+
+
+def browser_login(page, server, username):
+    page.goto(f"{server}/login")
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/admin/*")
+
+
+def shot(page, tmp_path, name):
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_unit_admin_maintains_unit_info_and_secondary_units_in_the_browser(live_server, page, tmp_path):  # noqa: F811
+    browser_login(page, live_server, "unit_cqu")
+    page.goto(f"{live_server}/admin/unit/")
+    assert "重庆大学" in page.content()
+    shot(page, tmp_path, "unit-details-unit_cqu")
+    page.click("#edit-unit")
+    assert page.locator("#name").get_attribute("readonly") is not None
+    page.fill("#contact_mobile", "1398300")
+    page.click("input[type=submit][value]")
+    assert "请输入 11 位手机号码" in page.content() and page.input_value("#contact_mobile") == "1398300"
+    shot(page, tmp_path, "unit-edit-error-unit_cqu")
+    page.goto(f"{live_server}/admin/secondary_unit/")
+    assert "软件学院" in page.content() and "西南大学" not in page.content()
+    shot(page, tmp_path, "secondary-units-unit_cqu")
+    page.goto(f"{live_server}/admin/unit_authorization/")
+    shot(page, tmp_path, "authorization-unit_cqu")

@@ -258,3 +258,48 @@ def test_review_list_filters(client_as, db_session):
     assert re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', page) == [str(zhang.id)]
     page = client.get("/admin/person/", query_string={"flt0_4": "2024-02-01 00:00:00 to 2024-02-01 23:59:59"}).get_data(as_text=True)
     assert str(zhang.id) in re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', page)
+
+
+# -- in the browser (screenshots go to $SCREENSHOT_DIR when set) ---------------------------
+from tests.test_org import browser_login, shot  # noqa: E402
+from tests.test_browser import live_server, page  # noqa: E402,F401
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("username", ["dept_cqu_se", "unit_cqu"])
+def test_reviewer_rejects_with_a_reason_in_the_browser(live_server, page, tmp_path, db_session, username):  # noqa: F811
+    target = person_of(db_session, "applicant_zhang" if username == "dept_cqu_se" else "applicant_li")
+    browser_login(page, live_server, username)
+    page.goto(f"{live_server}/admin/person/?flt0_5=pending")
+    assert target.name in page.content()
+    shot(page, tmp_path, f"person-review-list-{username}")
+    page.goto(f"{live_server}/admin/person/details/?id={target.id}")
+    assert page.locator("#pending-changes").is_visible()
+    shot(page, tmp_path, f"person-review-details-{username}")
+    page.click("#reject-person")
+    page.fill("#reason", "请上传职称证书")
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_url(f"{live_server}/admin/person/**")
+    assert "已审核不通过 1 条" in page.content()
+    assert person_of(db_session, target.user.username).review_status == ReviewStatus.rejected
+
+
+def test_the_todo_link_lists_exactly_what_the_reviewer_decides(client_as, db_session):
+    from sqlalchemy import and_
+
+    for username in ("unit_cqu", "dept_cqu_se"):
+        p = principal(db_session, username)
+        expected = {str(i) for i in db_session.scalars(select(Person.id).where(and_(Person.review_status == ReviewStatus.pending, people.reviewed_by(p))))}
+        page = client_as(username).get("/admin/person/", query_string={"flt0_5": "pending", "flt1_6": "1", "page_size": 100}).get_data(as_text=True)
+        assert set(re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', page)) == expected
+        assert "审核单位" in page
+
+
+def test_an_approved_id_number_and_unit_follow_into_the_account(client_as, db_session):
+    li = person_of(db_session, "applicant_li")
+    own_edit(client_as("applicant_li"), db_session, "applicant_li", id_no="11010519491231002X", unit_name="西南大学")
+    client_as("unit_cqu").action("person", "approve", [li.id])
+    account = row(db_session, User, username="applicant_li")
+    swu = db_session.scalar(select(Person.unit_id).join(User, User.id == Person.user_id).where(User.username == "unit_swu"))
+    assert (account.id_no, account.unit_id) == ("11010519491231002X", swu)
+    assert person_of(db_session, "applicant_li").unit_id == swu
