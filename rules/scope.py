@@ -10,7 +10,33 @@ from typing import Callable, Optional
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
-from models import AuditLog, DictItem, Person, Region, Role, SecondaryUnit, Unit, User
+from models import (
+    AnnualReport,
+    Attachment,
+    AuditLog,
+    BudgetItem,
+    Call,
+    CreditRating,
+    Declaration,
+    DictItem,
+    Enterprise,
+    EnterpriseReview,
+    ExportJob,
+    InnovationVoucher,
+    LibraryParam,
+    Member,
+    Person,
+    ProgressReport,
+    Region,
+    ReviewRecord,
+    Role,
+    SecondaryUnit,
+    Status,
+    Unit,
+    UnitRegistration,
+    UnitRevenue,
+    User,
+)
 
 EVERYTHING = frozenset({Role.bureau, Role.sysadmin})  # 全部
 
@@ -139,9 +165,6 @@ def _audit(p: Principal) -> ColumnElement[bool]:
 
 
 # -- units, people and accounts (issue 3) ---------------------------------------------------
-from models import UnitRegistration  # noqa: E402
-
-
 @rule(UnitRegistration)
 def _unit_registration(p: Principal) -> ColumnElement[bool]:
     """The registrant sees their own; the reviewer its routed ones; a unit admin its unit's."""
@@ -156,11 +179,6 @@ def _unit_registration(p: Principal) -> ColumnElement[bool]:
 
 
 # -- declarations and calls (issue 4) ------------------------------------------------------
-from models import (  # noqa: E402
-    Attachment, BudgetItem, Call, Declaration, Member, ProgressReport, ReviewRecord, Status, UnitRevenue,
-)
-
-
 @rule(Call)
 def _call(p: Principal) -> ColumnElement[bool]:
     return true()  # calls are public notices
@@ -194,11 +212,7 @@ def _unit_revenue(p: Principal) -> ColumnElement[bool]:
     return in_unit_area(p, UnitRevenue.unit_id)
 
 
-
 # -- enterprises, annual reports and libraries (issue 5) -----------------------------------
-from models import AnnualReport, CreditRating, Enterprise, EnterpriseReview, InnovationVoucher, LibraryParam  # noqa: E402
-
-
 @rule(Enterprise)
 def _enterprise(p: Principal) -> ColumnElement[bool]:
     if p.role == Role.authority:
@@ -225,11 +239,7 @@ def _library_param(p: Principal) -> ColumnElement[bool]:
     return true() if p.role == Role.authority else false()
 
 
-
 # -- export jobs (issue 6) ------------------------------------------------------------------
-from models import ExportJob  # noqa: E402
-
-
 @rule(ExportJob)
 def _export_job(p: Principal) -> ColumnElement[bool]:
     """A download is personal. Bureau and sysadmin pass predicate() before rules apply, so the
