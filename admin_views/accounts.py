@@ -1,13 +1,11 @@
 """用户管理 (seed 004): a unit admin's users — 启用/禁用, 模块配置, 重置密码 — and 填报用户注册."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_admin import expose
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from markupsafe import Markup, escape
 from sqlalchemy import select
 from wtforms import PasswordField, SelectMultipleField, StringField, widgets
 from wtforms.validators import EqualTo, Optional as OptionalValidator

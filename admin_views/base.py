@@ -21,7 +21,6 @@ from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import RelationshipProperty
 from wtforms.fields import FieldList, FormField
 from wtforms.validators import ValidationError
 
@@ -278,6 +277,23 @@ class ScopedModelView(ModelView):
         if response is not None:
             return response
         return redirect(get_redirect_target() or self.get_url(".index_view"))
+
+    def decide_each(self, ids, verb: str, decide: Callable, label: Callable[[Any], str] = str) -> Outcome:
+        """Run `decide(principal, row_id)` per row in its own transaction; a refusal (its Chinese
+        reason) rolls back that row only. Flashes "已{verb} n 条，跳过 m 条：…"."""
+        outcome = Outcome()
+        p = principal()
+        for row in self.scoped_rows(self.scoped_ids(ids)):
+            name = label(row)
+            problem = decide(p, self.get_pk_value(row))
+            if problem:
+                self.session.rollback()
+                outcome.skip(name, problem)
+            else:
+                self.session.commit()
+                outcome.ok(name)
+        outcome.flash(verb)
+        return outcome
 
     def action_reason(self) -> str:
         """The reason or opinion posted with an action (field `reason`), trimmed."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import flash, redirect, request
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.babel import gettext
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.form import rules
 from flask_admin.helpers import get_redirect_target

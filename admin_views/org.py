@@ -11,7 +11,7 @@ from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from extensions import db
-from models import Role, SecondaryUnit, Unit, User
+from models import Role, SecondaryUnit, Unit
 from rules import accounts
 from rules.people import ID_CARD
 from rules.validators import (

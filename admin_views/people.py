@@ -1,7 +1,7 @@
 """个人信息 (own record) and 个人信息审核 (seed 000 §2.4–2.5), both on the `person` endpoint."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView, expose
@@ -9,18 +9,18 @@ from flask_admin.menu import MenuView
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, DateTimeBetweenFilter, FilterEqual, FilterLike
 from flask_login import current_user
-from sqlalchemy import and_, false, not_, or_, select
+from sqlalchemy import and_, false, not_, select
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from extensions import db
-from models import REVIEWED_FIELDS, DictItem, Person, ReviewStatus, Role, Unit, UnitStatus
+from models import REVIEWED_FIELDS, DictItem, Person, ReviewStatus, Role, Unit
 from rules import people
 from rules.accounts import approved_unit
 from rules.validators import email_error, mobile_error, phone_error
 
-from .base import Outcome, ScopedModelView, current_role, principal, scoped_options
-from .roles import ADMINS, ALL, EVERYTHING
+from .base import ScopedModelView, current_role, principal, scoped_options
+from .roles import ADMINS, ALL
 from .validation import checked, keep_readonly, required, strip, strip_upper
 
 MENU_ORDER = 20
@@ -211,18 +211,7 @@ class PersonView(ScopedModelView):
 
     # -- 个人信息审核 --------------------------------------------------------------------
     def _review(self, ids, verb: str, decide) -> None:
-        outcome = Outcome()
-        p = principal()
-        for person in self.scoped_rows(self.scoped_ids(ids)):
-            label = f"{person.name}"
-            problem = decide(p, person.id)
-            if problem:
-                db.session.rollback()
-                outcome.skip(label, problem)
-            else:
-                db.session.commit()
-                outcome.ok(label)
-        outcome.flash(verb)
+        self.decide_each(ids, verb, decide, label=lambda person: person.name)
 
     @action("approve", "审核通过", "确定审核通过所选人员的个人信息？")
     def action_approve(self, ids):

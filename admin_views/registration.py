@@ -13,8 +13,8 @@ from extensions import db
 from models import DictItem, Region, RegionKind, RegistrationRoute, ReviewStatus, Role, UnitRegistration
 from rules import registration as rules
 
-from .base import Outcome, ScopedModelView, current_role, principal
-from .roles import ALL, EVERYTHING
+from .base import ScopedModelView
+from .roles import EVERYTHING
 from .validation import strip, strip_upper
 
 MENU_ORDER = 15
@@ -96,18 +96,7 @@ class RegistrationView(ScopedModelView):
         return self.render("admin/registration_form.html", form=form, required=rules.REQUIRED)
 
     def _review(self, ids, verb, decide):
-        outcome = Outcome()
-        p = principal()
-        for reg in self.scoped_rows(self.scoped_ids(ids)):
-            label = reg.unit.name
-            problem = decide(p, reg.id)
-            if problem:
-                db.session.rollback()
-                outcome.skip(label, problem)
-            else:
-                db.session.commit()
-                outcome.ok(label)
-        outcome.flash(verb)
+        self.decide_each(ids, verb, decide, label=lambda reg: reg.unit.name)
 
     @action("approve", "审核通过", "确定审核通过所选单位注册？通过后注册人成为该单位的单位管理员。")
     def action_approve(self, ids):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Callable, Optional
 
-from sqlalchemy import and_, case, distinct, func, literal, or_, select, true
+from sqlalchemy import and_, case, distinct, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from models import AnnualReport, DictItem, Enterprise, EnterpriseStatus, InnovationVoucher, Region, RegionKind, ReportStatus, StorageStatus, VoucherType

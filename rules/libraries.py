@@ -6,7 +6,7 @@ expressions) and the parameter values into a SQL predicate. Membership is one SQ
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Optional

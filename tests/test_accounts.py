@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from models import AuditLog, Person, Role, Unit, User
 from tests.conftest import DEMO_PASSWORD, login
-from tests.form_helpers import edit, field_errors, form_data, row, scalar
+from tests.form_helpers import field_errors, form_data, row, scalar
 
 
 def user(db_session, username) -> User:

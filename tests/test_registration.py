@@ -1,7 +1,6 @@
 """单位注册 and its review (seed 002 §4.1, §5.1, §6 1.5): routing by 单位性质, duplicates, approve/reject."""
 from __future__ import annotations
 
-import re
 
 import pytest
 from sqlalchemy import func, select
