@@ -100,7 +100,21 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return self.get_query().filter(column == pk).one_or_none()
 
 
-class ScopedModelView(ModelView):
+class RoleGate:
+    """Who may open a view: `roles`. Anonymous users go to the login page; other roles get 404."""
+
+    roles: frozenset = frozenset()
+
+    def is_accessible(self) -> bool:
+        return current_role() in self.roles
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not (current_user and current_user.is_authenticated):
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(404)
+
+
+class ScopedModelView(RoleGate, ModelView):
     """Base of every model view: role gate, data scope, Chinese labels and our own export."""
 
     # Who may open the view, and who may create, edit or delete in it.
@@ -152,15 +166,7 @@ class ScopedModelView(ModelView):
                 labels[rel.key] = text
         return labels
 
-    # -- role gate --------------------------------------------------------------------------
-    def is_accessible(self) -> bool:
-        return current_role() in self.roles
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not (current_user and current_user.is_authenticated):
-            return redirect(url_for("auth.login", next=request.full_path))
-        abort(404)
-
+    # -- role gate: see RoleGate -----------------------------------------------------------
     @property
     def can_create(self) -> bool:  # type: ignore[override]
         return current_role() in self.create_roles

@@ -20,11 +20,11 @@ from flask_login import current_user
 from sqlalchemy import select, update
 
 from extensions import db
-from models import ExportJob, ExportStatus, User
+from models import ExportJob, ExportStatus, Role, User
 from rules import audit, scope
 from rules.exporting import content_disposition
 
-from .base import principal
+from .base import RoleGate, principal
 from .export import XLSX_MIME, chosen_columns, export_dir, export_filename, expiry, list_query, ordered_ids, write_export
 
 MENU_ORDER = 95
@@ -190,16 +190,10 @@ def cleanup_expired(now: Optional[datetime] = None) -> int:
 
 
 # -- the page --------------------------------------------------------------------------------
-class DownloadCenterView(BaseView):
+class DownloadCenterView(RoleGate, BaseView):
     """下载中心: my exports, newest first. Only the owner sees or downloads a job — whatever the role."""
 
-    def is_accessible(self) -> bool:
-        return bool(current_user and current_user.is_authenticated)
-
-    def inaccessible_callback(self, name, **kwargs):
-        from flask import redirect, url_for
-
-        return redirect(url_for("auth.login", next=request.full_path))
+    roles = frozenset(Role)  # every signed-in user has their own 下载中心
 
     def my_jobs(self):
         p = principal()

@@ -16,7 +16,7 @@ from extensions import db
 from rules.exporting import content_disposition, write_xlsx
 from rules.importing import SPECS, ImportRefused, apply_plan, make_plan, read_sheet
 
-from .base import current_role
+from .base import RoleGate, current_role
 from .export import XLSX_MIME
 
 MENU_ORDER = 91
@@ -42,7 +42,7 @@ def _sweep(folder: Path, max_age: float = 24 * 3600) -> None:
             old.unlink(missing_ok=True)
 
 
-class ImportView(BaseView):
+class ImportView(RoleGate, BaseView):
     """数据导入 for the reference data (sysadmin) and units (sysadmin, bureau)."""
 
     def specs(self):
@@ -57,9 +57,6 @@ class ImportView(BaseView):
 
     def is_accessible(self) -> bool:
         return bool(self.specs())
-
-    def inaccessible_callback(self, name, **kwargs):
-        abort(404)
 
     @expose("/")
     def index_view(self):

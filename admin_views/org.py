@@ -1,7 +1,7 @@
 """单位信息, 账号授权 and 二级单位 (seed 000 §2.1–2.3)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request
 from flask_admin import BaseView, expose
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -26,7 +26,7 @@ from rules.validators import (
     uscc_error,
 )
 
-from .base import ScopedModelView, current_role, principal
+from .base import RoleGate, ScopedModelView, current_role, principal
 from .roles import ADMINS, EVERYTHING
 from .validation import checked, keep_readonly, required, strip, strip_upper
 
@@ -114,17 +114,14 @@ class AuthorizeForm(FlaskForm):
     id_no = StringField("证件号码", validators=[required("证件号码"), checked(id_card_error)], filters=[strip_upper])
 
 
-class AuthorizationView(BaseView):
+class AuthorizationView(RoleGate, BaseView):
     """账号授权 (seed 000 §2.2): the legal unit itself names its one 法人单位授权人."""
+
+    roles = frozenset({Role.unit_admin})
 
     def is_accessible(self) -> bool:
         # The 授权人 has every unit function except this one.
-        return current_user.is_authenticated and current_user.role == Role.unit_admin and not current_user.unit_authorized
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path))
-        abort(404)
+        return super().is_accessible() and not current_user.unit_authorized
 
     @expose("/", methods=("GET", "POST"))
     def index(self):

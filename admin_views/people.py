@@ -19,7 +19,7 @@ from rules import people
 from rules.accounts import approved_unit
 from rules.validators import email_error, mobile_error, phone_error
 
-from .base import ScopedModelView, current_role, principal, scoped_options
+from .base import RoleGate, ScopedModelView, current_role, principal, scoped_options
 from .roles import ADMINS, ALL
 from .validation import checked, keep_readonly, required, strip, strip_upper
 
@@ -235,19 +235,13 @@ class RoleNamedMenu(MenuView):
         pass
 
 
-class MyPersonView(BaseView):
+class MyPersonView(RoleGate, BaseView):
     """个人信息: everyone with a unit keeps their own record; it is created from the account on first visit."""
 
     def is_visible(self) -> bool:
         return current_role() in REVIEWERS  # applicants reach it from the person entry itself
 
-    def is_accessible(self) -> bool:
-        return current_user.is_authenticated and current_user.role in (Role.applicant, Role.dept_admin, Role.unit_admin)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path))
-        abort(404)
+    roles = frozenset({Role.applicant, Role.dept_admin, Role.unit_admin})
 
     @expose("/")
     def index(self):
