@@ -37,4 +37,5 @@ ACTION_LABELS = {
     "login_failure": "登录失败",
     "login_locked": "账号锁定",
     "logout": "退出登录",
+    "import": "导入",
 }
