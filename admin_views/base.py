@@ -291,7 +291,7 @@ class ScopedModelView(RoleGate, ModelView):
         p = principal()
         for row in self.scoped_rows(self.scoped_ids(ids)):
             name = label(row)
-            problem = decide(p, self.get_pk_value(row))
+            problem = decide(p, sa_inspect(row).identity[0])  # the typed key, not the list's string form
             if problem:
                 self.session.rollback()
                 outcome.skip(name, problem)
