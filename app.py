@@ -42,6 +42,8 @@ def default_config(instance: Path) -> dict:
         "FLASK_ADMIN_FLUID_LAYOUT": True,
         "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
         "EXPORT_ASYNC_ROWS": int(os.environ.get("EXPORT_ASYNC_ROWS", 20000)),
+        "EXPORT_DIR": os.environ.get("EXPORT_DIR") or None,  # default instance/exports; share it between machines
+        "EXPORT_EXPIRE_HOURS": float(os.environ.get("EXPORT_EXPIRE_HOURS", 24)),
     }
 
 
