@@ -502,6 +502,14 @@ class Outcome:
         self.done: list[str] = []
         self.skipped: list[tuple[str, str]] = []
 
+    @classmethod
+    def of(cls, result) -> "Outcome":
+        """From a workflow result: `done` as (id, label) pairs, `skipped` as (label, reason)."""
+        outcome = cls()
+        outcome.done = [label for _, label in result.done]
+        outcome.skipped = list(result.skipped)
+        return outcome
+
     def ok(self, label: str) -> None:
         self.done.append(label)
 

@@ -25,7 +25,7 @@ from extensions import db
 from rules import quotas, scope, workflow
 
 from .base import Outcome, ScopedModelView, principal, table_row_estimate
-from .home import TODOS, Todo, register_todo
+from .home import Todo, register_todo
 from .roles import ALL, EVERYTHING, REVIEWERS
 
 MENU_ORDER = 30
@@ -207,12 +207,7 @@ class DeclarationView(ScopedModelView):
             current_app.logger.exception("declaration action %s failed", name)
             flash("操作失败，请稍后重试；数据未作任何修改", "error")
             return
-        outcome = Outcome()
-        for _, text in result.done:
-            outcome.ok(text)
-        for text, why in result.skipped:
-            outcome.skip(text, why)
-        outcome.flash(VERBS[name])
+        Outcome.of(result).flash(VERBS[name])
 
     @action("submit", "提交", "确定提交选中的申报书吗？提交后不能修改。")
     def action_submit(self, ids):
@@ -473,12 +468,7 @@ class ProgressReportView(ScopedModelView):
     def _run(self, name, ids):
         result = workflow.act_report(self.session, principal(), [int(i) for i in ids], name, self.action_reason())
         self.session.commit()
-        outcome = Outcome()
-        for _, text in result.done:
-            outcome.ok(text)
-        for text, why in result.skipped:
-            outcome.skip(text, why)
-        outcome.flash(workflow.REPORT_TRANSITIONS[name][3])
+        Outcome.of(result).flash(workflow.REPORT_TRANSITIONS[name][3])
 
     @action("submit", "上报至县区", "确定上报选中的调度填报吗？")
     def action_submit(self, ids):
@@ -503,10 +493,6 @@ class UnitRevenueView(ScopedModelView):
     form_columns = ("unit", "year", "revenue")
 
 
-def _todo(todo: Todo) -> None:
-    if all(t.label != todo.label for t in TODOS):  # the app may be created more than once
-        register_todo(todo)
-
 
 def _at(state):
     return lambda p: Declaration.status == state
@@ -520,8 +506,8 @@ def register(admin, session):
     admin.add_view(UnitRevenueView(UnitRevenue, session, name="单位营业收入", category=CATEGORY, endpoint="unit_revenue"))
     for state, role in ((Status.dept_review, Role.dept_admin), (Status.unit_review, Role.unit_admin),
                         (Status.authority_review, Role.authority), (Status.bureau_review, Role.bureau)):
-        _todo(Todo(f"待{state.label}的申报书", frozenset({role}), Declaration, _at(state), "declaration.index_view",
+        register_todo(Todo(f"待{state.label}的申报书", frozenset({role}), Declaration, _at(state), "declaration.index_view",
                            {"flt0_0": state.value}))
-    _todo(Todo("退回待修改的申报书", APPLICANT, Declaration, _at(Status.returned), "declaration.index_view", {"flt0_0": "returned"}))
-    _todo(Todo("待审核的调度填报", frozenset({Role.authority}), ProgressReport,
+    register_todo(Todo("退回待修改的申报书", APPLICANT, Declaration, _at(Status.returned), "declaration.index_view", {"flt0_0": "returned"}))
+    register_todo(Todo("待审核的调度填报", frozenset({Role.authority}), ProgressReport,
                        lambda p: ProgressReport.status == ProgressStatus.submitted, "progress_report.index_view", {"flt0_0": "submitted"}))

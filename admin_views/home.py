@@ -32,11 +32,13 @@ class Todo:
         return db.session.execute(stmt).scalar_one()
 
 
-TODOS: list[Todo] = []
+TODO_CARDS: list[Todo] = []
 
 
 def register_todo(todo: Todo) -> None:
-    TODOS.append(todo)
+    """Add a card once: areas register theirs in `register()`, which runs for every app created."""
+    if all(card.label != todo.label for card in TODO_CARDS):
+        TODO_CARDS.append(todo)
 
 
 class HomeView(AdminIndexView):
@@ -51,7 +53,7 @@ class HomeView(AdminIndexView):
             return redirect(url_for("auth.login", next=request.full_path))
         p = principal()
         cards = []
-        for todo in TODOS:
+        for todo in TODO_CARDS:
             if p.role in todo.roles:
                 try:
                     link = url_for(todo.endpoint, **todo.url_args)
