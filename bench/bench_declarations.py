@@ -17,14 +17,13 @@ import random
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = "bench_i4"
@@ -34,15 +33,13 @@ STATUSES = ["approved"] * 30 + ["rejected"] * 10 + ["bureau_review"] * 20 + ["au
     ["unit_review"] * 10 + ["dept_review"] * 5 + ["returned"] * 5 + ["draft"] * 10
 
 
-def database_url(kind: str) -> str:
+def database_url(kind: str, rows: int = 1_000_000) -> str:
+    """One scratch database per size, shared with bench_export (--endpoint declaration)."""
     if kind == "sqlite":
-        return f"sqlite:///{os.environ.get('BENCH_SQLITE', '/tmp/bench_declarations.sqlite')}"
-    engine = create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"'))
-    engine.dispose()
-    parsed = make_url(PG_URL)
-    return parsed.set(query={**parsed.query, "options": f"-csearch_path={SCHEMA}"}).render_as_string(hide_password=False)
+        return f"sqlite:///{os.environ.get('BENCH_SQLITE', f'/tmp/bench_declarations_{rows}.sqlite')}"
+    from models.base import scratch_schema_url
+
+    return scratch_schema_url(PG_URL, f"{SCHEMA}_{rows}")
 
 
 def build(app, rows: int, reuse: bool) -> None:
@@ -101,24 +98,37 @@ def _units_and_calls(session) -> None:
 
 
 def _declarations(session, engine, rows: int) -> None:
-    from models import Call, Unit, User
+    from models import Call, DictItem, Unit, User
 
     rng = random.Random(7)
     units = list(session.scalars(select(Unit.id).where(Unit.name.like("基准单位%")).order_by(Unit.id)))
     calls = {c.year: c.id for c in session.scalars(select(Call).where(Call.name.like("基准批次%")))}
     applicant = session.scalar(select(User.id).where(User.username == "bench_applicant"))
     years = sorted(calls)
-    cols = ("call_id", "year", "applicant_id", "unit_id", "status", "name", "number", "leader", "new_tech_count",
-            "new_product_count", "new_process_count", "submitted_at", "created_at", "updated_at")
+    tech = list(session.scalars(select(DictItem.id).where(DictItem.category == "tech_level")))
+    industry = list(session.scalars(select(DictItem.id).where(DictItem.category == "industry_category")))
+    cols = ("call_id", "year", "applicant_id", "unit_id", "status", "name", "number", "leader", "leader_phone", "summary",
+            "innovation", "tech_level_id", "industry_category_id", "start_month", "end_month", "innovation_mode",
+            "new_tech_count", "new_product_count", "new_process_count", "new_tech_desc", "submitted_at", "unit_rank",
+            "authority_rank", "created_at", "updated_at")
     stamp = datetime(2025, 6, 1)
+    modes = ("own", "absorb", "joint")
 
     def row(i):
+        """Every field of the form filled, as a submitted 申报书 has them (the export benchmark reads 20)."""
         year = years[i % len(years)]
         status = STATUSES[rng.randrange(len(STATUSES))]
-        name = f"{rng.choice(WORDS)}{rng.choice(WORDS)}{rng.choice(WORDS)}关键技术研究{i}"
+        words = f"{rng.choice(WORDS)}{rng.choice(WORDS)}{rng.choice(WORDS)}"
+        name = f"{words}关键技术研究{i}"
         number = None if status == "draft" else f"{year}01{i:010d}"
-        return (calls[year], year, applicant, units[i % len(units)], status, name, number, "张伟", 0, 0, 0,
-                None if status == "draft" else stamp, stamp, stamp)
+        start = date(year, 1 + i % 12, 1)
+        return (calls[year], year, applicant, units[i % len(units)], status, name, number, "张伟", f"138{i % 10**8:08d}",
+                f"围绕{words}开展研究，形成可推广的成套技术。", f"突破{words}核心工艺，主要技术指标达到国内先进水平，申请发明专利{i % 5 + 1}项。",
+                tech[i % len(tech)] if tech else None, industry[i % len(industry)] if industry else None,
+                start, date(year + 2, start.month, 1), modes[i % 3], i % 4, i % 3, i % 2, f"新技术：{words}",
+                None if status == "draft" else stamp + timedelta(minutes=i % 100000),
+                (i % 50) + 1 if status in ("authority_review", "bureau_review", "approved") else None,
+                (i % 30) + 1 if status in ("bureau_review", "approved") else None, stamp, stamp)
 
     batch = 20000
     raw = engine.raw_connection()
@@ -248,14 +258,16 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--reuse", action="store_true", help="keep an existing benchmark database with enough rows")
+    parser.add_argument("--build-only", action="store_true", help="build (or keep, with --reuse) the database and stop")
     args = parser.parse_args()
     from app import create_app
 
     for kind in (("sqlite", "postgresql") if args.db == "both" else (args.db,)):
         # MAX_FORM_PARTS: one POST carries 1,000 rowids here (the list pages post at most 100).
-        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(kind), "WTF_CSRF_ENABLED": False, "TESTING": True, "MAX_FORM_PARTS": 5000})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(kind, args.rows), "WTF_CSRF_ENABLED": False, "TESTING": True, "MAX_FORM_PARTS": 5000})
         build(app, args.rows, args.reuse)
-        measure(app, kind, args.rows)
+        if not args.build_only:
+            measure(app, kind, args.rows)
 
 
 if __name__ == "__main__":

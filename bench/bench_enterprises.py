@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.bench_enterprises [--count 100000] [--backend sqlite|postgresql|both] [--repeat 3]
 
-SQLite uses a file under /tmp (reused when it already holds the data); PostgreSQL uses a fresh
-schema in BENCH_DATABASE_URL (default: the local test database) that is dropped afterwards.
+SQLite uses a file under /tmp, PostgreSQL the schema bench_ent_<count> in BENCH_DATABASE_URL
+(default: the local test database); both are reused when they already hold the data
+(--build-only builds them and stops).
 Prints the median time of each page, as the city (bureau) and as a district (authority_yb).
 """
 from __future__ import annotations
@@ -14,13 +15,11 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TARGET = 1.0
@@ -53,25 +52,6 @@ PAGES = [
     "/admin/library_hitech_reserve/?c_tech_pct=15&c_rd_small=4",
     "/admin/stats_district_storage/export/xlsx/?year=2022",
 ]
-
-
-def _pg_schema_url() -> tuple[str, str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    url = make_url(PG_URL)
-    query = dict(url.query)
-    query["options"] = f"-csearch_path={schema}"
-    return url.set(query=query).render_as_string(hide_password=False), schema
-
-
-def _drop_schema(schema: str) -> None:
-    engine = create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
 
 
 def build(app, count: int) -> None:
@@ -117,22 +97,18 @@ def measure(app, repeat: int) -> list[tuple[str, str, float, int]]:
     return results
 
 
-def run(backend: str, count: int, repeat: int) -> list:
+def run(backend: str, count: int, repeat: int, build_only: bool = False) -> list:
     from app import create_app
+    from models.base import scratch_schema_url
 
-    schema = None
     if backend == "sqlite":
         url = f"sqlite:////tmp/bench_enterprises_{count}.db"
     else:
-        url, schema = _pg_schema_url()
-    print(f"== {backend}: {count} enterprises × 3 years ==")
-    try:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False, "TESTING": True})
-        build(app, count)
-        return [(backend, *r) for r in measure(app, repeat)]
-    finally:
-        if schema:
-            _drop_schema(schema)
+        url = scratch_schema_url(PG_URL, f"bench_ent_{count}")
+    print(f"== {backend}: {count} enterprises × 3 years; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs ==", flush=True)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False, "TESTING": True})
+    build(app, count)
+    return [] if build_only else [(backend, *r) for r in measure(app, repeat)]
 
 
 def main() -> None:
@@ -140,11 +116,14 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     rows = []
     for backend in backends:
-        rows.extend(run(backend, args.count, args.repeat))
+        rows.extend(run(backend, args.count, args.repeat, args.build_only))
+    if args.build_only:
+        return
     print(f"\n{'backend':<11} {'user':<13} {'seconds':>8}  {'status':>6}  page")
     slow = 0
     for backend, user, url, seconds, status in rows:

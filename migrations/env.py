@@ -97,6 +97,10 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if conf_args.get("include_object") is None:  # `flask db migrate` skips objects kept off this dialect
+            from models.base import built_on
+
+            conf_args["include_object"] = lambda obj, name, kind, reflected, other: built_on(obj, connection.dialect.name)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -20,6 +20,30 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def built_on(obj, dialect: str) -> bool:
+    """Alembic's include_object: skip what `.ddl_if(dialect=...)` keeps off this dialect (the
+    PostgreSQL-only trigram index) — autogenerate does not read ddl_if itself."""
+    only = getattr(getattr(obj, "_ddl_if", None), "dialect", None)
+    return only is None or only == dialect or (isinstance(only, (tuple, list)) and dialect in only)
+
+
+def scratch_schema_url(url: str, schema: str) -> str:
+    """A fresh PostgreSQL schema for a test run or a benchmark, and `url` pointing into it.
+
+    Extensions (pg_trgm for the search indexes) live in `public`, once per database, so the
+    search path is the schema first, then public."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(url)
+    with engine.begin() as conn:  # an unreachable server fails here; nobody skips it
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
+    engine.dispose()
+    parsed = make_url(url)
+    return parsed.set(query={**parsed.query, "options": f"-csearch_path={schema},public"}).render_as_string(hide_password=False)
+
+
 class LabeledEnum(enum.Enum):
     """An enum whose value is a stable code and whose `label` is the Chinese text users see."""
 

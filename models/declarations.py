@@ -127,6 +127,9 @@ class Declaration(Timestamped, Base):
         Index("ix_declaration_applicant_id", "applicant_id", "id"),
         Index("ix_declaration_call_status", "call_id", "status"),
         Index("ix_declaration_year_id", "year", "id"),
+        # 搜索 (项目名称/项目编号/负责人, ILIKE '%词%') on PostgreSQL: one trigram index serves all three.
+        Index("ix_declaration_search_trgm", "name", "number", "leader", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops", "number": "gin_trgm_ops", "leader": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -103,13 +103,20 @@ def record(
     actor: Optional[Actor] = None,
 ) -> None:
     """Write one audit row through the session's connection (same transaction as the change)."""
-    session.execute(insert(AuditLog), [_row(action, table_name, row_id, before, after, summary, actor)])
+    record_all(session, [entry(action, table_name, row_id, before, after, summary, actor)])
 
 
-def _row(action, table_name, row_id, before, after, summary=None, actor=None) -> dict:
+def record_all(session: Session, entries: list[dict]) -> None:
+    """Write many `entry()` rows in one INSERT (a bulk transition audits every row it moved)."""
+    if entries:
+        session.execute(insert(AuditLog), entries)
+
+
+def entry(action, table_name, row_id, before=None, after=None, summary=None, actor=None, at: Optional[datetime] = None) -> dict:
+    """One audit row as values: for changes made by core UPDATEs, which the flush listener never sees."""
     actor = actor or current_actor()
     return {
-        "at": datetime.now(),
+        "at": at or datetime.now(),
         "user_id": actor.user_id,
         "username": actor.username,
         "ip": actor.ip,
@@ -128,16 +135,16 @@ def _after_flush(session: Session, flush_context) -> None:
     rows = []
     for obj in session.new:
         if not isinstance(obj, NOT_AUDITED):
-            rows.append(_row("create", obj.__tablename__, _row_id(obj), None, snapshot(obj)))
+            rows.append(entry("create", obj.__tablename__, _row_id(obj), None, snapshot(obj)))
     for obj in session.dirty:
         if isinstance(obj, NOT_AUDITED) or not session.is_modified(obj, include_collections=False):
             continue
         before, after = _changes(obj)
         if after:
-            rows.append(_row("update", obj.__tablename__, _row_id(obj), before, after))
+            rows.append(entry("update", obj.__tablename__, _row_id(obj), before, after))
     for obj in session.deleted:
         if not isinstance(obj, NOT_AUDITED):
-            rows.append(_row("delete", obj.__tablename__, _row_id(obj), snapshot(obj), None))
+            rows.append(entry("delete", obj.__tablename__, _row_id(obj), snapshot(obj), None))
     if rows:
         session.connection().execute(insert(AuditLog), rows)
 

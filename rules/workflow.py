@@ -17,9 +17,9 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, load_only
 
-from models import AuditLog, Call, Declaration, Level, ProgressReport, ProgressStatus, ReviewRecord, Role, Status, Unit, UnitRevenue
+from models import Call, Declaration, Level, ProgressReport, ProgressStatus, ReviewRecord, Role, Status, Unit
 
-from . import quotas, scope
+from . import audit, quotas, scope
 from .audit import current_actor
 
 S = Status
@@ -73,8 +73,8 @@ def within_quota(c: Context) -> Optional[str]:
             Declaration.status != S.draft, Declaration.id != d.id,
         )
     )
-    revenue = c.session.scalar(select(UnitRevenue.revenue).where(UnitRevenue.unit_id == d.unit_id, UnitRevenue.year == call.year - 1))
-    return quotas.refusal(call.quota_rule, revenue, call.year - 1, already)
+    revenue = quotas.last_year_revenue(c.session, d.unit_id, call.year - 1)
+    return quotas.refusal(call.quota_rule, revenue.amount, call.year - 1, already, revenue.source)
 
 
 def first_reviewer_not_acted(c: Context) -> Optional[str]:
@@ -205,7 +205,7 @@ def act(session: Session, p: scope.Principal, ids: Sequence[int], action: str, r
             _settle(session, p, t, d, before, after, values, reason, now, d.id in won, result, records, audits)
     if records:
         session.execute(insert(ReviewRecord), records)
-        session.execute(insert(AuditLog), audits)
+        audit.record_all(session, audits)
     session.expire_all()
     return result
 
@@ -324,14 +324,9 @@ def _record(p, d, t, before, after, reason, now) -> dict:
 
 
 def _audit(d, t, before, after, values, reason, now) -> dict:
-    actor = current_actor()
     extra = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
-    return {
-        "at": now, "user_id": actor.user_id, "username": actor.username, "ip": actor.ip, "action": "update",
-        "table_name": "declaration", "row_id": str(d.id),
-        "before": {"status": before.value}, "after": {"status": after.value, **extra},
-        "summary": f"{t.label}：{d.name}" + (f"（{reason}）" if reason else ""),
-    }
+    return audit.entry("update", "declaration", d.id, {"status": before.value}, {"status": after.value, **extra},
+                       f"{t.label}：{d.name}" + (f"（{reason}）" if reason else ""), at=now)
 
 
 # -- 推荐排序 (seed 002 §4.4, §5.4) ---------------------------------------------------------
@@ -394,12 +389,7 @@ def rank(session: Session, p: scope.Principal, declaration_id: int, position: in
 
 
 def _audit_rank(session, row, key, old, new, now) -> None:
-    actor = current_actor()
-    session.execute(insert(AuditLog), [{
-        "at": now, "user_id": actor.user_id, "username": actor.username, "ip": actor.ip, "action": "update",
-        "table_name": "declaration", "row_id": str(row.id), "before": {key: old}, "after": {key: new},
-        "summary": f"推荐排序：{row.name} → 第 {new} 位",
-    }])
+    audit.record_all(session, [audit.entry("update", "declaration", row.id, {key: old}, {key: new}, f"推荐排序：{row.name} → 第 {new} 位", at=now)])
 
 
 def _close_rank_gaps(session: Session, d: Declaration) -> None:
@@ -499,13 +489,11 @@ def act_report(session: Session, p: scope.Principal, ids: Sequence[int], action:
         if rc != 1:
             result.skipped.append((str(r), "已被他人处理，请刷新后查看"))
             continue
-        actor = current_actor()
-        session.execute(insert(AuditLog), [{
-            "at": now, "user_id": actor.user_id, "username": actor.username, "ip": actor.ip, "action": "update",
-            "table_name": "progress_report", "row_id": str(r.id), "before": {"status": r.status.value},
-            "after": {"status": target.value, "return_reason": values.get("return_reason")},
-            "summary": f"调度填报{text}：{r}" + (f"（{reason}）" if reason else ""),
-        }])
+        audit.record_all(session, [audit.entry(
+            "update", "progress_report", r.id, {"status": r.status.value},
+            {"status": target.value, "return_reason": values.get("return_reason")},
+            f"调度填报{text}：{r}" + (f"（{reason}）" if reason else ""), at=now,
+        )])
         result.done.append((r.id, str(r)))
     session.expire_all()
     return result

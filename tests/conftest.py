@@ -12,9 +12,9 @@ from typing import Iterator
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
 
 from models import Base
+from models.base import scratch_schema_url
 
 DEMO_PASSWORD = "Demo@12345"
 
@@ -24,14 +24,7 @@ def _database_url(tmp_path_factory) -> tuple[str, str | None]:
     if not url:
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}", None
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(url)
-    with engine.begin() as conn:  # an unreachable server fails the run here, it is never skipped
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    parsed = make_url(url)
-    query = dict(parsed.query)
-    query["options"] = f"-csearch_path={schema}"
-    return parsed.set(query=query).render_as_string(hide_password=False), schema
+    return scratch_schema_url(url, schema), schema  # an unreachable server fails the run here
 
 
 @pytest.fixture(scope="session")

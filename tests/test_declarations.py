@@ -105,6 +105,31 @@ def test_quota_by_last_years_revenue(client_as, db_session):
     assert decl(db_session, extra.name).status == Status.draft
 
 
+def test_quota_reads_the_approved_annual_report_before_the_kept_revenue(client_as, db_session):
+    """单位营业收入 says 25000万 (2 per call); the enterprise's approved 年报 says 1500万 (1 per call)."""
+    from models import AnnualReport, Enterprise, ReportStatus
+
+    unit = db_session.scalars(select(Unit).where(Unit.name == "重庆渝北智联科技有限公司")).one()
+    ent = db_session.scalars(select(Enterprise).where(Enterprise.unit_id == unit.id)).one()
+    report = db_session.scalars(select(AnnualReport).where(AnnualReport.enterprise_id == ent.id, AnnualReport.year == YEAR - 1)).first()
+    if report is None:
+        report = AnnualReport(enterprise_id=ent.id, year=YEAR - 1)
+        db_session.add(report)
+    report.revenue, report.status = 1500, ReportStatus.city_review  # not approved yet: the kept figure counts
+    db_session.commit()
+    applicant = client_as("applicant_ent")
+    first = decl(db_session, "工业设备预测性维护平台")
+    assert "已提交 1 条" in text(act(applicant, "submit", [first.id], reason=""))
+    act(applicant, "withdraw", [first.id], reason="")
+
+    report.status = ReportStatus.approved
+    db_session.commit()
+    page = text(act(applicant, "submit", [first.id], reason=""))
+    assert f"1500万元（{YEAR - 1}年度科技信息年报）" in page and "最多申报 1 项" in page and "已申报 1 项" in page
+    db_session.expire_all()
+    assert decl(db_session, first.name).status == Status.draft
+
+
 def test_quota_rule_is_editable_on_the_call(client_as, db_session):
     ent = client_as("applicant_ent")
     c = call(db_session, TECH)
