@@ -43,7 +43,7 @@ def _sweep(folder: Path, max_age: float = 24 * 3600) -> None:
 
 
 class ImportView(RoleGate, BaseView):
-    """数据导入 for the reference data (sysadmin) and units (sysadmin, bureau)."""
+    """数据导入 for the reference data (sysadmin), units and enterprises (sysadmin, bureau)."""
 
     def specs(self):
         role = current_role()

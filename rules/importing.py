@@ -7,7 +7,9 @@ Chinese) and compares good rows with the database by natural key (create / updat
 `apply_plan` writes the plan in the caller's transaction, through the ORM so that every row is
 audited. Re-importing the same file finds every row unchanged.
 
-To add a model (e.g. enterprises): write one `ImportSpec` and `register(spec)`.
+To add a model: write one `ImportSpec` and `register(spec)`; the import page and the CLI list
+every registered spec. Import does not filter rows by data scope, so a spec may only name roles
+whose scope is 全部 (`register` refuses any other).
 """
 from __future__ import annotations
 
@@ -22,8 +24,8 @@ from typing import IO, Any, Callable, Iterable, Optional, Sequence
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from models import DICT_CATEGORIES, DictItem, Region, RegionKind, Role, Unit, UnitStatus
-from rules import audit
+from models import DICT_CATEGORIES, DictItem, Enterprise, EnterpriseStatus, Region, RegionKind, Role, Unit, UnitStatus
+from rules import audit, scope
 from rules.validators import bank_code_error, capital_error, email_error, mobile_error, phone_error, postcode_error, uscc_error
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -143,8 +145,10 @@ def enum_label(enum_cls) -> Parser:
     return parse
 
 
-def dictionary(category: str) -> Parser:
-    """A dictionary entry by name (or code) → its id."""
+def dictionary(category: str, what: Optional[str] = None) -> Parser:
+    """A dictionary entry by name (or code) → its id; `what` names it in errors when the column's
+    label differs from the dictionary's (产业类型 is the dictionary 行业门类)."""
+    what = what or DICT_CATEGORIES.get(category, category)
 
     def parse(value, lookups):
         token = _text(value)
@@ -152,7 +156,7 @@ def dictionary(category: str) -> Parser:
             return None
         found = lookups["dict"].get((category, token))
         if found is None:
-            raise Invalid(f"“{token}”不是有效的{DICT_CATEGORIES.get(category, category)}")
+            raise Invalid(f"“{token}”不是有效的{what}")
         return found
 
     parse.names = lambda lookups: lookups["dict_names"]  # id → name, for the preview
@@ -171,6 +175,19 @@ def region(value, lookups):
 
 
 region.names = lambda lookups: lookups["region_names"]
+
+
+def region_of(kind: RegionKind) -> Parser:
+    """A region of one kind only (an enterprise's 区县, or its 园区/新区) → its id."""
+
+    def parse(value, lookups):
+        found = region(value, lookups)
+        if found is not None and lookups["region_kind"][found] != kind:
+            raise Invalid(f"“{_text(value)}”不是{kind.label}")
+        return found
+
+    parse.names = region.names
+    return parse
 
 
 def dict_category(value, lookups):
@@ -192,11 +209,14 @@ def load_lookups(session: Session) -> Lookups:
         dict_names[item_id] = name
     regions: dict = {}
     region_names: dict = {}
-    for region_id, code, name in session.execute(select(Region.id, Region.code, Region.name)):
+    region_kind: dict = {}
+    for region_id, code, name, kind in session.execute(select(Region.id, Region.code, Region.name, Region.kind)):
         regions[code] = region_id
         regions[name] = region_id
         region_names[region_id] = name
-    return {"dict": dicts, "region": regions, "dict_names": dict_names, "region_names": region_names}
+        region_kind[region_id] = kind
+    return {"dict": dicts, "region": regions, "dict_names": dict_names, "region_names": region_names,
+            "region_kind": region_kind}
 
 
 # -- the spec --------------------------------------------------------------------------------
@@ -234,6 +254,8 @@ SPECS: dict[str, ImportSpec] = {}
 
 
 def register(spec: ImportSpec) -> ImportSpec:
+    if not spec.roles <= scope.EVERYTHING:  # the plan reads and writes rows of every scope
+        raise ValueError(f"import spec {spec.name!r}: only roles with data scope 全部 may import")
     SPECS[spec.name] = spec
     return spec
 
@@ -566,6 +588,46 @@ register(ImportSpec(
         ("重庆示例科技有限公司", "91500112MA5U3K8X2G", "渝北区", "重庆市渝北区示例路1号", "401120", "2016-05-20", 1000, 800,
          "有限责任公司", "非公有制经济", "", "王示例", "李联系", "13800000000", "023-67000000", "contact@example.cn",
          "中国工商银行重庆分行", "3100020009024000001", "102653000013"),
+    ),
+))
+
+# Enterprises the city bureau seeds count as reviewed, as units do; defaults apply to new rows
+# only, so a re-import never undoes a district's review. 入库 is the libraries' decision: new rows
+# stay 未入库 (the model's default).
+register(ImportSpec(
+    name="enterprise",
+    title="科技型企业",
+    model=Enterprise,
+    key=("uscc",),
+    unique=("name",),
+    roles=frozenset({Role.sysadmin, Role.bureau}),
+    defaults={"review_status": EnterpriseStatus.approved},
+    columns=(
+        Column("企业名称", "name", text(200), required=True),
+        Column("统一社会信用代码", "uscc", upper_text(18, uscc_error), required=True),
+        Column("所属区县", "region_id", region_of(RegionKind.district), required=True, note="区县名称，如 渝北区"),
+        Column("所在园区/新区", "zone_id", region_of(RegionKind.zone), note="如 两江新区，不在园区的留空"),
+        Column("注册时间", "registered_on", a_date, note="如 2015-06-30"),
+        Column("注册资本(万元)", "registered_capital", amount),
+        Column("法定代表人", "legal_rep", text(50)),
+        Column("通信地址", "address", text(200)),
+        Column("产业类型", "industry_id", dictionary("industry", "产业类型"), note="如 第二产业"),
+        Column("产业类别", "industry_category_id", dictionary("industry_category"), note="如 新一代信息技术"),
+        Column("企业规模", "scale_id", dictionary("enterprise_scale"), note="大型、中型、小型或微型"),
+        Column("高新技术领域", "hitech_field_id", dictionary("hitech_field"), note="如 电子信息"),
+        Column("科研联系人", "contact_name", text(50)),
+        Column("科研联系人手机", "contact_mobile", text(11, mobile_error)),
+        Column("主营业务", "main_business", text(200)),
+        Column("主营业务收入(千元)", "main_revenue", amount),
+        Column("规上工业企业", "above_scale", yes_no, note="是/否，空为否"),
+    ),
+    examples=(
+        ("重庆示例智造科技有限公司", "91500112MA61C7LQ3L", "渝北区", "两江新区", "2018-03-15", 500, "张示例",
+         "重庆市渝北区示例大道8号", "第二产业", "新一代信息技术", "小型", "电子信息", "李科研", "13600000000",
+         "智能传感器研发、生产及销售", 12500.5, "否"),
+        ("重庆示例生物医药有限公司", "91500105MA60K2RB7B", "江北区", "", "2009-11-02", 3000, "周示例",
+         "重庆市江北区示例路16号", "第二产业", "生物医药", "中型", "生物与新医药", "吴科研", "13700000000",
+         "体外诊断试剂研发与生产", 86000, "是"),
     ),
 ))
 
