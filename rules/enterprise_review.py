@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import and_, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from models import AnnualReport, Enterprise, EnterpriseReview, EnterpriseStatus, ReportStatus, Role, StorageStatus
+from models import AnnualReport, Enterprise, EnterpriseReview, EnterpriseStatus, ReportStatus, Role, StorageStatus, Unit, UnitStatus
 
 from . import audit
 from .scope import Principal, predicate
@@ -20,6 +20,24 @@ from .scope import Principal, predicate
 FILLERS = frozenset({Role.unit_admin, Role.applicant})
 DISTRICT = frozenset({Role.authority})
 CITY = frozenset({Role.bureau})
+
+
+def link_units(session: Session) -> int:
+    """An enterprise and an approved unit with the same 统一社会信用代码 are one legal person: the
+    enterprise's 对应单位 is set, so the unit's own accounts see it and fill its 年报. Only
+    enterprises without a unit, and units no enterprise has yet, are linked; returns how many."""
+    other = aliased(Enterprise)
+    taken = select(other.unit_id).where(other.unit_id.is_not(None))
+    match = (select(Unit.id).where(Unit.uscc == Enterprise.uscc, Unit.status == UnitStatus.approved, Unit.id.not_in(taken))
+             .scalar_subquery())
+    linked = session.execute(
+        update(Enterprise).where(Enterprise.unit_id.is_(None), match.is_not(None)).values(unit_id=match)
+        .returning(Enterprise.id, Enterprise.unit_id).execution_options(synchronize_session=False)
+    ).all()
+    if linked:
+        audit.record_all(session, [audit.entry("update", "enterprise", eid, {"unit_id": None}, {"unit_id": uid}, "按统一社会信用代码关联单位")
+                                   for eid, uid in linked])
+    return len(linked)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from models import DICT_CATEGORIES, DictItem, Enterprise, EnterpriseStatus, Region, RegionKind, Role, Unit, UnitStatus
 from rules import audit, scope
+from rules.enterprise_review import link_units
 from rules.validators import bank_code_error, capital_error, email_error, mobile_error, phone_error, postcode_error, uscc_error
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -241,6 +242,7 @@ class ImportSpec:
     unique: tuple[str, ...] = ()   # other unique attributes, checked against the file and the database
     row_check: Optional[Callable[[dict], list[tuple[str, str]]]] = None  # values → [(header, reason)]
     defaults: dict = field(default_factory=dict)  # values set on created rows only
+    after_apply: Optional[Callable[[Session], Any]] = None  # runs in the same transaction, after the rows
 
     @property
     def headers(self) -> list[str]:
@@ -511,6 +513,8 @@ def apply_plan(session: Session, plan: Plan, batch: int = 2000) -> None:
             for attr, value in after.items():
                 setattr(obj, attr, value)
         session.flush()
+    if spec.after_apply:
+        spec.after_apply(session)
     audit.record(session, "import", model.__tablename__, None, summary=f"Excel 导入{spec.title}：{plan.summary()}")
 
 
@@ -563,6 +567,7 @@ register(ImportSpec(
     roles=frozenset({Role.sysadmin, Role.bureau}),
     row_check=_unit_check,
     defaults={"status": UnitStatus.approved},
+    after_apply=link_units,  # an enterprise already on file with this credit code becomes the unit's
     columns=(
         Column("单位名称", "name", text(200), required=True),
         Column("统一社会信用代码", "uscc", upper_text(18, uscc_error), required=True),
@@ -602,6 +607,7 @@ register(ImportSpec(
     unique=("name",),
     roles=frozenset({Role.sysadmin, Role.bureau}),
     defaults={"review_status": EnterpriseStatus.approved},
+    after_apply=link_units,  # the unit with the same credit code (if any) sees it and fills its 年报
     columns=(
         Column("企业名称", "name", text(200), required=True),
         Column("统一社会信用代码", "uscc", upper_text(18, uscc_error), required=True),

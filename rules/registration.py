@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from models import DictItem, RegistrationRoute, ReviewStatus, Role, Unit, UnitRegistration, UnitStatus, User
 from rules import audit
+from rules.enterprise_review import link_units
 from rules.scope import EVERYTHING, Principal, equals
 from rules.validators import email_error, mobile_error, uscc_error
 
@@ -215,6 +216,7 @@ def approve(session: Session, p: Principal, reg_id: int, now: Optional[datetime]
     user = reg.registrant
     user.role, user.unit_id, user.secondary_unit_id, user.unit_authorized = Role.unit_admin, reg.unit_id, None, False
     session.flush()
+    link_units(session)  # a 科技型企业 on file with the same credit code is this unit's
     return None
 
 

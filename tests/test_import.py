@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from models import AuditLog, DictItem, Enterprise, EnterpriseStatus, Region, Role, StorageStatus, Unit
+from models import AuditLog, DictItem, Enterprise, EnterpriseStatus, Region, Role, StorageStatus, Unit, UnitStatus
 from rules.importing import ENCRYPTED_MARK, OLE_MAGIC, SPECS, register
 from seed.demo import make_uscc
 
@@ -372,3 +372,33 @@ def test_cli_imports_enterprises(app, db_session, tmp_path):
     result = runner.invoke(args=["import", "enterprise", str(path)])
     assert result.exit_code == 0 and "已导入科技型企业：共 3 行，新增 3 条" in result.output, result.output
     assert "新增 0 条，更新 0 条，未变化 3 条" in runner.invoke(args=["import", "enterprise", str(path)]).output
+
+
+def test_an_enterprise_and_a_unit_with_one_credit_code_are_linked_whichever_comes_first(client_as, db_session):
+    """The unit's own accounts see the enterprise (and fill its 年报) once both are on file."""
+    from rules import scope
+
+    region = db_session.scalar(select(Region.id).where(Region.name == "渝北区"))
+    first = make_uscc(700_010, "91", "500112")
+    unit = Unit(name="先有单位的企业", uscc=first, region_id=region, status=UnitStatus.approved)
+    db_session.add(unit)
+    db_session.commit()
+    bureau = client_as("bureau")
+    page = upload(bureau, "enterprise", xlsx(ENTERPRISE_HEADERS[:3], [["先有单位的企业", first, "渝北区"]])).get_data(as_text=True)
+    confirm(bureau, "enterprise", page)
+    enterprise = db_session.scalar(select(Enterprise).where(Enterprise.uscc == first))
+    assert enterprise.unit_id == unit.id
+    own = scope.Principal(user_id=0, role=Role.unit_admin, unit_id=unit.id)
+    assert db_session.scalars(select(Enterprise.name).where(scope.predicate(own, Enterprise))).all() == ["先有单位的企业"]
+
+    later = make_uscc(700_011, "91", "500112")
+    page = upload(bureau, "enterprise", xlsx(ENTERPRISE_HEADERS[:3], [["后有单位的企业", later, "渝北区"]])).get_data(as_text=True)
+    confirm(bureau, "enterprise", page)
+    assert db_session.scalar(select(Enterprise.unit_id).where(Enterprise.uscc == later)) is None
+    page = upload(bureau, "unit", xlsx(UNIT_HEADERS[:3], [["后有单位的企业", later, "渝北区"]])).get_data(as_text=True)
+    assert "新增 1 条" in page, page[-2000:]
+    confirm(bureau, "unit", page)
+    db_session.expire_all()
+    linked = db_session.scalar(select(Enterprise).where(Enterprise.uscc == later))
+    assert linked.unit_id == db_session.scalar(select(Unit.id).where(Unit.uscc == later))
+    assert count(db_session, AuditLog, AuditLog.table_name == "enterprise", AuditLog.summary == "按统一社会信用代码关联单位") == 2

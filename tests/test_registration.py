@@ -188,3 +188,20 @@ def test_units_and_people_do_not_see_others_registrations(client_as, db_session,
     assert client.action("registration", "reject", [reg.id], reason="越权").status_code == 404
     assert "重庆渝北云帆科技有限公司" not in client.get("/admin/registration/").get_data(as_text=True)
     assert registration_of(db_session, "重庆渝北云帆科技有限公司").status == ReviewStatus.pending
+
+
+def test_approving_a_unit_links_the_enterprise_with_its_credit_code(client_as, db_session):
+    """A 科技型企业 already on file (imported by the city) becomes the new unit's: its admin sees it."""
+    from models import Enterprise
+    from rules import scope
+
+    reg = registration_of(db_session, "重庆渝北云帆科技有限公司")
+    db_session.add(Enterprise(name="重庆渝北云帆科技有限公司", uscc=reg.unit.uscc, region_id=region(db_session, "渝北区")))
+    db_session.commit()
+    client_as("authority_yb").action("registration", "approve", [reg.id])
+    reg = registration_of(db_session, "重庆渝北云帆科技有限公司")
+    enterprise = db_session.scalar(select(Enterprise).where(Enterprise.uscc == reg.unit.uscc))
+    assert enterprise.unit_id == reg.unit_id
+    admin = scope.Principal.of(reg.registrant)
+    assert admin.role == Role.unit_admin
+    assert db_session.scalars(select(Enterprise.name).where(scope.predicate(admin, Enterprise))).all() == ["重庆渝北云帆科技有限公司"]
