@@ -186,8 +186,14 @@ class DeclarationView(ScopedModelView):
             raise ValidationError("只有未提交或退回中的申报书可以修改")
 
     def on_model_delete(self, model):
-        if model.status != Status.draft or model.number:
+        if not self.row_deletable(model):
             raise ValidationError("只能删除从未提交过的申报书")
+
+    def row_editable(self, row) -> bool:
+        return workflow.can_edit(principal(), row)
+
+    def row_deletable(self, row) -> bool:
+        return row.status == Status.draft and not row.number
 
     @expose("/edit/", methods=("GET", "POST"))
     def edit_view(self):
@@ -455,15 +461,20 @@ class ProgressReportView(ScopedModelView):
         return form
 
     def on_model_change(self, form, model, is_created):
-        if not is_created and model.status not in (ProgressStatus.draft, ProgressStatus.returned):
+        if not is_created and not self.row_editable(model):
             raise ValidationError("已上报的调度填报不能修改")
         problem = workflow.report_window_refusal(model.declaration.call, datetime.now())
         if problem:
             raise ValidationError(problem)
 
     def on_model_delete(self, model):
-        if model.status not in (ProgressStatus.draft, ProgressStatus.returned):
+        if not self.row_deletable(model):
             raise ValidationError("已上报的调度填报不能删除")
+
+    def row_editable(self, row) -> bool:
+        return row.status in (ProgressStatus.draft, ProgressStatus.returned)
+
+    row_deletable = row_editable
 
     def _run(self, name, ids):
         result = workflow.act_report(self.session, principal(), [int(i) for i in ids], name, self.action_reason())

@@ -159,8 +159,11 @@ class EnterpriseView(ReviewDetailsMixin, ScopedModelView):
         return form
 
     def on_model_change(self, form, model, is_created):
-        if current_role() in FILLERS and model.review_status == EnterpriseStatus.approved:
+        if not self.row_editable(model):
             raise ValidationError("企业基本信息已审核通过，不能修改；如需变更请联系所属区县科技局")
+
+    def row_editable(self, row) -> bool:
+        return not (current_role() in FILLERS and row.review_status == EnterpriseStatus.approved)
 
     @action("approve", "审核通过", "确定审核通过所选企业的基本信息？")
     def action_approve(self, ids):
@@ -231,8 +234,11 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
     ]
     form_columns = ("enterprise", *[c for _, cols in REPORT_TABS for c in cols])
 
+    def row_editable(self, row) -> bool:
+        return row.status in review.EDITABLE_REPORT or current_role() in ADMINS
+
     def on_model_change(self, form, model, is_created):
-        if not is_created and model.status not in review.EDITABLE_REPORT and current_role() not in ADMINS:
+        if not is_created and not self.row_editable(model):
             raise ValidationError(f"年报当前状态为“{model.status.label}”，不能修改")
         if model.tech_staff is not None and model.staff is not None and model.tech_staff > model.staff:
             raise ValidationError("科技人员不能多于从业人员")
@@ -250,7 +256,7 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
     @expose("/edit/", methods=("GET", "POST"))
     def edit_view(self):
         obj = self.get_one(get_mdict_item_or_list(request.args, "id"))
-        if obj.status not in review.EDITABLE_REPORT and current_role() not in ADMINS:
+        if not self.row_editable(obj):
             flash(f"年报当前状态为“{obj.status.label}”，不能修改", "warning")
             return redirect(get_redirect_target() or self.get_url(".index_view"))
         return super().edit_view()

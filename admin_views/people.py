@@ -126,6 +126,8 @@ class PersonView(ScopedModelView):
     def may_edit(self, person: Person) -> bool:
         return current_role() in self.edit_roles or person.user_id == current_user.id
 
+    row_editable = may_edit
+
     @property
     def can_edit(self) -> bool:  # type: ignore[override]
         return current_role() in self.edit_roles or bool(g.get("own_person_edit"))

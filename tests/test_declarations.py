@@ -392,3 +392,12 @@ def test_row_estimate_for_large_unfiltered_lists(client_as, db_session):
     db_session.commit()
     assert table_row_estimate(db_session, "declaration", at_least=0) == exact
     assert client_as("bureau").get("/admin/declaration/").status_code == 200
+
+
+def test_list_offers_edit_and_delete_only_where_they_would_be_accepted(client_as, db_session):
+    page = text(client_as("applicant_ent").get("/admin/declaration/"))
+    draft, waiting = decl(db_session, "工业设备预测性维护平台"), decl(db_session, "智能仓储机器人调度系统")
+    assert ">新增<" in page and ">创建<" not in page
+    assert f"/admin/declaration/edit/?id={draft.id}" in page and f"/admin/declaration/details/?id={draft.id}" in page
+    assert f"/admin/declaration/edit/?id={waiting.id}" not in page and f"/admin/declaration/details/?id={waiting.id}" in page
+    assert page.count('action="/admin/declaration/delete/"') == 1  # only the never-submitted draft
