@@ -169,6 +169,7 @@ class ScopedModelView(RoleGate, ModelView):
                 continue
             shown.append(act)
         return shown
+
     def __init__(self, model, session=None, *args, **kwargs):
         self.column_labels = {**self.model_labels(model), **(self.column_labels or {})}
         super().__init__(model, session or db.session, *args, **kwargs)
@@ -186,6 +187,10 @@ class ScopedModelView(RoleGate, ModelView):
             text = rel.info.get("label")
             if text:
                 labels[rel.key] = text
+            for attr in rel.mapper.column_attrs:  # `enterprise.name` in a search box or column list
+                text = attr.columns[0].info.get("label")
+                if text:
+                    labels[f"{rel.key}.{attr.key}"] = text
         return labels
 
     # -- role gate: see RoleGate -----------------------------------------------------------
