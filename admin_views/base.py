@@ -149,7 +149,6 @@ class ScopedModelView(RoleGate, ModelView):
     }
     column_type_formatters_detail = column_type_formatters
 
-
     # -- per-row buttons -------------------------------------------------------------------------
     def row_editable(self, row) -> bool:
         """Whether the list shows the row's edit button (the edit view still refuses on its own)."""
