@@ -18,11 +18,9 @@ from rules.people import ID_CARD, birth_from
 from rules.validators import email_error, id_card_error, mobile_error
 
 from .base import Outcome, ScopedModelView, current_role, principal
-from .roles import ADMINS, EVERYTHING
 from .validation import checked, required, strip, strip_upper
 
 MENU_ORDER = 80
-MANAGERS = ADMINS | {Role.unit_admin}
 # What a unit admin may change of its users; the rest (role, unit, login names) is not theirs to set.
 UNIT_ADMIN_FIELDS = ("name", "email", "active", "modules")
 
@@ -41,11 +39,6 @@ def _state(view, context, model, name):
 
 
 class UserView(ScopedModelView):
-    roles = EVERYTHING | {Role.unit_admin}
-    create_roles = ADMINS
-    edit_roles = MANAGERS
-    delete_roles = ADMINS
-    action_roles = {"enable": MANAGERS, "disable": MANAGERS, "reset_password": MANAGERS}
     column_list = ("username", "name", "mobile", "email", "role", "unit", "secondary_unit", "modules", "active", "last_login_at")
     column_labels = {"name": "负责人姓名", "active": "用户状态"}
     column_formatters = {"modules": _modules, "active": _state}
@@ -124,7 +117,7 @@ class UserView(ScopedModelView):
         outcome = self._each(ids, "重置密码", reset)
         outcome.flash("重置密码")
         if outcome.done:
-            flash("临时密码仅显示一次，请告知本人；其首次登录须修改密码。" + "；".join(outcome.done), "info")
+            flash("临时密码仅显示一次，请告知本人；其首次登录须修改密码。" + "；".join(label for _, label in outcome.done), "info")
 
 
 # -- 填报用户注册 (public) ------------------------------------------------------------------

@@ -4,7 +4,6 @@ from markupsafe import Markup, escape
 from models import ACTION_LABELS, LOGIN_ACTIONS, AuditLog
 
 from .base import ScopedModelView
-from .roles import EVERYTHING
 
 
 MENU_ORDER = 95
@@ -18,7 +17,6 @@ def _json(view, context, model, name):
 
 
 class AuditLogView(ScopedModelView):
-    roles = EVERYTHING
     can_view_details = True
     column_default_sort = ("at", True)
     column_searchable_list = ("username", "table_name", "row_id", "summary")

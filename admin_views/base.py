@@ -10,24 +10,26 @@ import enum
 from collections import OrderedDict
 from typing import Any, Callable, Iterable, Optional
 
-from flask import abort, flash, has_request_context, redirect, request, url_for
+from flask import abort, current_app, flash, has_request_context, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_admin.model.template import DeleteRowAction, EditPopupRowAction, EditRowAction
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import false, not_
 from sqlalchemy import inspect as sa_inspect
 from wtforms.fields import FieldList, FormField
 from wtforms.validators import ValidationError
 
 from extensions import db
 from models import DictItem, Role
-from rules import scope
+from rules import permissions, scope, transitions
 
 
 def principal() -> Optional[scope.Principal]:
@@ -68,6 +70,25 @@ def scoped_options(model: type, label: Callable[[Any], str] = str, where=None) -
     return options
 
 
+class DecidedByMe(BaseSQLAFilter):
+    """审核归属: the rows whose review reaches the current user (a machine's reviewer rule), or the others."""
+
+    def __init__(self, column, name, who, **kwargs):
+        super().__init__(column, name, options=(("1", "由本级审核"), ("0", "由其他层级审核")), **kwargs)
+        self.who = who
+
+    def validate(self, value):
+        return value in ("0", "1")
+
+    def apply(self, query, value, alias=None):
+        p = principal()
+        mine = self.who.where(p) if p is not None else false()
+        return query.filter(mine if value == "1" else not_(mine))
+
+    def operation(self):
+        return "为"
+
+
 class ScopedAjaxSelectField(AjaxSelectField):
     """An ajax select that refuses an id its (scoped) loader cannot find, instead of blanking it."""
 
@@ -102,12 +123,18 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
 
 
 class RoleGate:
-    """Who may open a view: `roles`. Anonymous users go to the login page; other roles get 404."""
+    """Who may open a view: the permission table (rules/permissions.py) by the view's endpoint.
+    Anonymous users go to the login page; other roles get 404."""
 
-    roles: frozenset = frozenset()
+    @property
+    def roles(self) -> frozenset:
+        return permissions.roles(self.endpoint, "view")
 
     def is_accessible(self) -> bool:
-        return current_role() in self.roles
+        return permissions.allowed(principal(), self.endpoint, "view")
+
+    def may(self, operation: str, row=None) -> bool:
+        return permissions.allowed(principal(), self.endpoint, operation)
 
     def inaccessible_callback(self, name, **kwargs):
         if not (current_user and current_user.is_authenticated):
@@ -116,18 +143,12 @@ class RoleGate:
 
 
 class ScopedModelView(RoleGate, ModelView):
-    """Base of every model view: role gate, data scope, Chinese labels and our own export."""
+    """Base of every model view: role gate, data scope, Chinese labels and our own export.
 
-    # Who may open the view, and who may create, edit or delete in it.
-    roles: frozenset[Role] = frozenset()
-    create_roles: frozenset[Role] = frozenset()
-    edit_roles: frozenset[Role] = frozenset()
-    delete_roles: frozenset[Role] = frozenset()
-    # Which roles may run which bulk action (the action name → roles).
-    action_roles: dict[str, frozenset[Role]] = {}
-    # Actions that take a reason or opinion (form field `reason`): name → (field label, required).
-    # Without a `reason` field in the post, such an action first shows a confirmation page.
-    reason_actions: dict[str, tuple[str, bool]] = {}
+    Who may open, create, edit, delete and act comes from rules/permissions.py by endpoint; the
+    records a view moves (its `machine`) bring their transitions, which become the list's bulk
+    actions, the details page's buttons and their reason prompts. One question answers them all:
+    `may(action, row)`."""
 
     form_base_class = AdminForm
     page_size = 20
@@ -149,14 +170,55 @@ class ScopedModelView(RoleGate, ModelView):
     }
     column_type_formatters_detail = column_type_formatters
 
-    # -- per-row buttons -------------------------------------------------------------------------
+    # -- the one question: may the current user take `action` (on `row`) now? ----------------
+    @property
+    def grant(self) -> Optional[permissions.Grant]:
+        return permissions.grant(self.endpoint)
+
+    @property
+    def machine(self) -> Optional[transitions.Machine]:
+        g = self.grant
+        return g.machine if g else None
+
+    def may(self, action: str, row=None) -> bool:
+        return self.refusal(action, row) is None
+
+    def refusal(self, action: str, row=None) -> Optional[str]:
+        """Why not (a Chinese sentence), or None. Transitions are answered by their table (state,
+        who and level; guards are checked when acting), everything else by the permission table
+        and, for a row, `row_refusal`."""
+        p = principal()
+        m = self.machine
+        if m is not None and action in m.by_action:
+            if not permissions.allowed(p, self.endpoint, action if m.by_action[action].bulk else "view"):
+                return "您无权执行此操作"
+            return None if row is None else transitions.refusal(self.session, p, m, action, row)
+        if not permissions.allowed(p, self.endpoint, action):
+            return "您无权执行此操作"
+        return None if row is None else self.row_refusal(action, row)
+
+    def row_refusal(self, action: str, row) -> Optional[str]:
+        """A row's own rule for edit and delete: a record under review changes only through a
+        transition (the machine's `editable` states)."""
+        m = self.machine
+        if m is not None and action in ("edit", "delete") and not m.can_edit(principal(), row):
+            return f"当前状态为“{m.label_of(row)}”，不能{'修改' if action == 'edit' else '删除'}"
+        return None
+
+    def transitions_for(self, row) -> list:
+        """The transitions the user may take on `row` now: the details page's buttons."""
+        m = self.machine
+        return [t for t in m.actions() if self.may(t.action, row)] if m is not None else []
+
+    def allowed(self, row) -> list[str]:
+        return [t.action for t in self.transitions_for(row)]
+
     def row_editable(self, row) -> bool:
-        """Whether the list shows the row's edit button (the edit view still refuses on its own)."""
-        return True
+        """Whether the list shows the row's edit button (the edit view refuses on its own too)."""
+        return self.may("edit", row)
 
     def row_deletable(self, row) -> bool:
-        """Whether the list shows the row's delete button (on_model_delete still refuses on its own)."""
-        return True
+        return self.may("delete", row)
 
     def row_actions_for(self, row, actions):
         """The list's row buttons for one row: edit and delete only where they would be accepted."""
@@ -192,25 +254,57 @@ class ScopedModelView(RoleGate, ModelView):
                     labels[f"{rel.key}.{attr.key}"] = text
         return labels
 
-    # -- role gate: see RoleGate -----------------------------------------------------------
+    # -- role gate: see RoleGate; rights from the permission table ---------------------------
     @property
     def can_create(self) -> bool:  # type: ignore[override]
-        return current_role() in self.create_roles
+        return self.may("create")
 
     @property
     def can_edit(self) -> bool:  # type: ignore[override]
-        return current_role() in self.edit_roles
+        return self.may("edit")
 
     @property
     def can_delete(self) -> bool:  # type: ignore[override]
-        return current_role() in self.delete_roles
+        return self.may("delete")
 
     def is_action_allowed(self, name: str) -> bool:
         if name == "delete":
             return self.can_delete
         if name == "export_selected":
             return self.can_export
-        return current_role() in self.action_roles.get(name, frozenset())
+        return self.may(name)
+
+    @property
+    def reason_actions(self) -> dict[str, tuple[str, bool]]:
+        """Actions that take a reason or opinion (form field `reason`): name → (label, required).
+        Without a `reason` field in the post, such an action first shows a confirmation page."""
+        m = self.machine
+        return {t.action: (t.reason.label, t.reason.required) for t in m.actions() if t.reason} if m else {}
+
+    def init_actions(self) -> None:
+        """Flask-Admin's @actions, with the machine's transitions first (label and confirmation
+        from the transition table)."""
+        super().init_actions()
+        m = self.machine
+        if m is None:
+            return
+        own = [(n, t) for n, t in self._actions if n not in m.by_action]
+        self._actions = [(t.action, t.label) for t in m.actions()] + own
+        for t in m.actions():
+            self._actions_data[t.action] = (lambda ids, a=t.action: self.run_transition(a, ids), t.label, t.confirm)
+
+    def run_transition(self, action: str, ids) -> None:
+        """Take a transition on the ticked rows (each in its own savepoint) and say what happened."""
+        t = self.machine.by_action[action]
+        try:
+            outcome = transitions.apply(self.session, principal(), self.machine, ids, action, self.action_reason())
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            current_app.logger.exception("%s 的“%s”操作失败", self.endpoint, t.label)
+            flash("操作失败，请稍后重试；数据未作任何修改", "error")
+            return
+        flash(outcome.message(t.done_verb), outcome.category)
 
     # -- the scope --------------------------------------------------------------------------
     def scope_clause(self, model=None):
@@ -295,11 +389,14 @@ class ScopedModelView(RoleGate, ModelView):
         handler = self._actions_data.get(name)
         if not handler or not self.is_action_allowed(name):
             abort(404)
-        ids = self.scoped_ids(request.form.getlist("rowid"))
+        posted = request.form.getlist("rowid")
+        is_transition = self.machine is not None and name in self.machine.by_action
+        # a transition reports a foreign or malformed id as skipped; other actions refuse it
+        ids = posted if is_transition else self.scoped_ids(posted)
         if not ids:
             flash("请先选择要操作的记录", "warning")
             return redirect(get_redirect_target() or self.get_url(".index_view"))
-        if name in self.reason_actions:
+        if name in self.reason_actions and (not is_transition or self._any_in_scope(ids)):
             label, required = self.reason_actions[name]
             if "reason" not in request.form:
                 return self.render_action_confirm(name, handler[1], ids, label, required)
@@ -310,29 +407,20 @@ class ScopedModelView(RoleGate, ModelView):
             return response
         return redirect(get_redirect_target() or self.get_url(".index_view"))
 
-    def decide_each(self, ids, verb: str, decide: Callable, label: Callable[[Any], str] = str) -> Outcome:
-        """Run `decide(principal, row_id)` per row in its own transaction; a refusal (its Chinese
-        reason) rolls back that row only. Flashes "已{verb} n 条，跳过 m 条：…"."""
-        outcome = Outcome()
-        p = principal()
-        for row in self.scoped_rows(self.scoped_ids(ids)):
-            name = label(row)
-            problem = decide(p, sa_inspect(row).identity[0])  # the typed key, not the list's string form
-            if problem:
-                self.session.rollback()
-                outcome.skip(name, problem)
-            else:
-                self.session.commit()
-                outcome.ok(name)
-        outcome.flash(verb)
-        return outcome
+    def _valid_pks(self, ids) -> list:
+        return [self._coerce_pk(i) for i in ids if str(i).isascii() and str(i).isdigit() and len(str(i)) <= 18]
+
+    def _any_in_scope(self, ids) -> bool:
+        """Whether a confirmation page would list anything (else the transition reports the skips)."""
+        good = self._valid_pks(ids)
+        return bool(good) and bool(self.scoped_rows(good))
 
     def action_reason(self) -> str:
         """The reason or opinion posted with an action (field `reason`), trimmed."""
         return (request.form.get("reason") or "").strip()[:2000]
 
     def render_action_confirm(self, name, text, ids, label, required, error=None):
-        rows = self.scoped_rows(ids)
+        rows = self.scoped_rows(self._valid_pks(ids))
         return self.render(
             "admin/action_confirm.html",
             action_name=name,
@@ -344,6 +432,31 @@ class ScopedModelView(RoleGate, ModelView):
             error=error,
             return_url=get_redirect_target() or self.get_url(".index_view"),
         ), (400 if error else 200)
+
+    # -- edit and delete ask `may` too: a record under review changes only through a transition
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        if self.can_edit and request.args.get("id") is not None:
+            row = self.get_one(request.args.get("id"))
+            problem = self.refusal("edit", row)
+            if problem:
+                flash(problem, "warning")
+                return redirect(self.get_url(".details_view", id=self.get_pk_value(row), url=get_redirect_target()))
+        return super().edit_view()
+
+    def update_model(self, form, model) -> bool:
+        problem = self.refusal("edit", model)
+        if problem:
+            flash(problem, "error")
+            return False
+        return super().update_model(form, model)
+
+    def delete_model(self, model) -> bool:
+        problem = self.refusal("delete", model)
+        if problem:
+            flash(problem, "error")
+            return False
+        return super().delete_model(model)
 
     @expose("/ajax/update/", methods=("POST",))
     def ajax_update(self):
@@ -415,6 +528,18 @@ class ScopedModelView(RoleGate, ModelView):
             if enum_class is not None and hasattr(enum_class, "choices"):
                 flt.options = enum_class.choices()
         return filters
+
+    # -- list URLs with filters named by their label, not by their position ------------------
+    def filter_url(self, **by_name) -> str:
+        """The list's URL with filters given by name, e.g. `filter_url(项目状态="returned")`: the
+        position in `column_filters` may change, the link still filters the same column."""
+        args = {}
+        for position, (name, value) in enumerate(by_name.items()):
+            index = next((i for i, flt in enumerate(self._filters or ()) if str(flt.name) == name), None)
+            if index is None:
+                raise KeyError(f"{self.endpoint} 没有名为“{name}”的筛选条件")
+            args[f"flt{position}_{self.get_filter_arg(index, self._filters[index])}"] = value
+        return url_for(f"{self.endpoint}.index_view", **args)
 
     # -- filter option lists: rebuilt per request, never the start-up snapshot -------------
     def _get_filter_groups(self):
@@ -521,36 +646,14 @@ def table_row_estimate(session, table_name: str, at_least: int = 50_000) -> Opti
     return int(value) if value is not None and value >= at_least else None
 
 
-class Outcome:
-    """What a bulk action did: rows done, and rows skipped with the reason for each."""
-
-    def __init__(self) -> None:
-        self.done: list[str] = []
-        self.skipped: list[tuple[str, str]] = []
-
-    @classmethod
-    def of(cls, result) -> "Outcome":
-        """From a workflow result: `done` as (id, label) pairs, `skipped` as (label, reason)."""
-        outcome = cls()
-        outcome.done = [label for _, label in result.done]
-        outcome.skipped = list(result.skipped)
-        return outcome
+class Outcome(transitions.Outcome):
+    """A bulk action that is not a transition (启用, 禁用, 重置密码) reports like one."""
 
     def ok(self, label: str) -> None:
-        self.done.append(label)
+        self.done.append((None, label))
 
     def skip(self, label: str, reason: str) -> None:
         self.skipped.append((label, reason))
 
-    def message(self, verb: str) -> str:
-        """e.g. 已审核通过 12 条，跳过 3 条：项目A（不在本级审核）；…"""
-        text = f"已{verb} {len(self.done)} 条"
-        if self.skipped:
-            reasons = "；".join(f"{label}（{reason}）" for label, reason in self.skipped[:20])
-            more = f" 等 {len(self.skipped)} 条" if len(self.skipped) > 20 else ""
-            text += f"，跳过 {len(self.skipped)} 条：{reasons}{more}"
-        return text
-
     def flash(self, verb: str) -> None:
-        category = "success" if self.done and not self.skipped else ("warning" if self.done else "error")
-        flash(self.message(verb), category)
+        flash(self.message(verb), self.category)

@@ -12,8 +12,6 @@ from flask import abort, current_app, flash, redirect, request, send_file
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
-from flask_admin.helpers import get_redirect_target
-from flask_login import current_user
 from sqlalchemy import select
 from wtforms.validators import ValidationError
 
@@ -22,11 +20,9 @@ from models import (
     ProgressStatus, ReviewRecord, Role, Status, Unit, UnitRevenue,
 )
 from extensions import db
-from rules import quotas, scope, workflow
+from rules import permissions, quotas, scope, workflow
 
-from .base import Outcome, ScopedModelView, principal, table_row_estimate
-from .home import Todo, register_todo
-from .roles import ALL, EVERYTHING, REVIEWERS
+from .base import ScopedModelView, principal, table_row_estimate
 
 MENU_ORDER = 30
 CATEGORY = "项目申报"
@@ -83,13 +79,8 @@ class CallTypeFilter(EnumFilter):
 
 
 class DeclarationView(ScopedModelView):
-    roles = ALL
-    create_roles = edit_roles = delete_roles = APPLICANT
-    action_roles = {
-        "submit": APPLICANT, "withdraw": APPLICANT, "approve": REVIEWERS, "return": REVIEWERS,
-        "reject": frozenset({Role.bureau}), "rank": RANKERS,
-    }
-    reason_actions = {t.action: t.reason for t in workflow.TRANSITIONS if t.reason}
+    """申报书: rights from rules/permissions.py, transitions (提交, 撤回, 审核通过, 退回, 不予立项)
+    from rules/workflow.py's DECLARATION table."""
 
     column_list = ("number", "year", "call", "unit", "name", "leader", "tech_level", "industry_category", "status", "unit_rank", "submitted_at")
     column_default_sort = ("id", True)
@@ -142,18 +133,16 @@ class DeclarationView(ScopedModelView):
     def estimated_count(self):
         """全部 scope over a large table: the planner's row count instead of COUNT(*) for the pager."""
         p = principal()
-        if p is None or p.role not in EVERYTHING:
+        if p is None or p.role not in scope.EVERYTHING:
             return None
         return table_row_estimate(self.session, "declaration")
 
     # -- forms --------------------------------------------------------------------------------
     def open_calls(self):
+        """Calls in their window, of the call types the user's 模块配置 opens (none: none)."""
         now = datetime.now()
-        query = self.session.query(Call).filter(Call.opens_at <= now, Call.closes_at >= now)
-        modules = getattr(current_user, "modules", None)
-        types = [t for t in CallType if t.value in (modules or [])]
-        if modules and types:
-            query = query.filter(Call.type.in_(types))
+        types = permissions.call_types(principal())
+        query = self.session.query(Call).filter(Call.opens_at <= now, Call.closes_at >= now, Call.type.in_(types))
         return query.order_by(Call.closes_at)
 
     def create_form(self, obj=None):
@@ -179,62 +168,16 @@ class DeclarationView(ScopedModelView):
             if call is None or not (call.opens_at <= datetime.now() <= call.closes_at):
                 raise ValidationError("请选择一个正在申报期内的批次")
             model.applicant_id, model.unit_id = p.user_id, p.unit_id
-            model.secondary_unit_id, model.year, model.status = p.secondary_unit_id, call.year, Status.draft
+            model.secondary_unit_id, model.year = p.secondary_unit_id, call.year  # a new row starts 未提交 (the column default)
             if p.unit_id is None:
                 raise ValidationError("您的账号未关联单位，不能申报")
-        elif not workflow.can_edit(p, model):
-            raise ValidationError("只有未提交或退回中的申报书可以修改")
 
-    def on_model_delete(self, model):
-        if not self.row_deletable(model):
-            raise ValidationError("只能删除从未提交过的申报书")
+    def row_refusal(self, action, row):
+        if action == "delete" and row.number:
+            return "只能删除从未提交过的申报书"
+        return super().row_refusal(action, row)
 
-    def row_editable(self, row) -> bool:
-        return workflow.can_edit(principal(), row)
-
-    def row_deletable(self, row) -> bool:
-        return row.status == Status.draft and not row.number
-
-    @expose("/edit/", methods=("GET", "POST"))
-    def edit_view(self):
-        d = self.get_one(request.args.get("id"))
-        if not workflow.can_edit(principal(), d):
-            flash(f"当前状态为“{workflow.status_label(d.status, d.call)}”，不能修改", "error")
-            return redirect(self.get_url(".details_view", id=d.id, url=get_redirect_target()))
-        return super().edit_view()
-
-    # -- workflow actions -----------------------------------------------------------------
-    def _run(self, name, ids):
-        try:
-            result = workflow.act(self.session, principal(), [int(i) for i in ids], name, self.action_reason())
-            self.session.commit()
-        except Exception:
-            self.session.rollback()
-            current_app.logger.exception("declaration action %s failed", name)
-            flash("操作失败，请稍后重试；数据未作任何修改", "error")
-            return
-        Outcome.of(result).flash(VERBS[name])
-
-    @action("submit", "提交", "确定提交选中的申报书吗？提交后不能修改。")
-    def action_submit(self, ids):
-        self._run("submit", ids)
-
-    @action("withdraw", "撤回", "确定撤回选中的申报书吗？")
-    def action_withdraw(self, ids):
-        self._run("withdraw", ids)
-
-    @action("approve", "审核通过")
-    def action_approve(self, ids):
-        self._run("approve", ids)
-
-    @action("return", "退回")
-    def action_return(self, ids):
-        self._run("return", ids)
-
-    @action("reject", "不予立项")
-    def action_reject(self, ids):
-        self._run("reject", ids)
-
+    # -- 推荐排序 (the transitions come from the table, see ScopedModelView.init_actions) ----
     @action("rank", "推荐排序")
     def action_rank(self, ids):
         position = request.form.get("position", "").strip()
@@ -242,7 +185,7 @@ class DeclarationView(ScopedModelView):
         back = self.get_url(".ranking_view", call_id=first.call_id)
         if not position:
             return redirect(back)
-        if len(ids) != 1 or not position.isdigit():
+        if len(ids) != 1 or not (position.isascii() and position.isdigit() and len(position) <= 6):
             flash("请为一条申报书输入一个正整数序号", "error")
             return redirect(back)
         ok, message = workflow.rank(self.session, principal(), int(ids[0]), int(position))
@@ -256,7 +199,7 @@ class DeclarationView(ScopedModelView):
     # -- pages beside the CRUD ----------------------------------------------------------------
     def ranking_calls(self):
         """Calls whose ranking is still open, for the 推荐排序 links above the list."""
-        if principal().role not in RANKERS:
+        if not self.may("rank"):
             return []
         now = datetime.now()
         return self.session.query(Call).filter((Call.ranking_deadline.is_(None)) | (Call.ranking_deadline >= now)).order_by(Call.opens_at.desc()).all()
@@ -264,14 +207,14 @@ class DeclarationView(ScopedModelView):
     def details_context(self, d):
         p = principal()
         return {
-            "transitions": workflow.allowed_actions(p, d),
-            "can_edit": workflow.can_edit(p, d),
+            "transitions": self.transitions_for(d),
+            "can_edit": self.may("edit", d),
             "status_text": workflow.status_label(d.status, d.call),
             "reviews": d.reviews,
             "Status": Status,
             "level_label": lambda code: (d.call.authority_label if code == "authority" else Level(code).label) if code else "",
             "status_label": lambda s: workflow.status_label(s, d.call),
-            "can_rank": p.role in RANKERS,
+            "can_rank": self.may("rank"),
             "attachment_kinds": AttachmentKind,
         }
 
@@ -291,7 +234,7 @@ class DeclarationView(ScopedModelView):
         """调整项目批次: to another open call of the same type, while the row is editable."""
         d = self.get_one(id)
         back = self.get_url(".details_view", id=d.id)
-        if not workflow.can_edit(principal(), d):
+        if not self.may("edit", d):
             flash("只有未提交或退回中的申报书可以调整项目批次", "error")
             return redirect(back)
         calls = [c for c in self.open_calls().filter(Call.type == d.call.type, Call.id != d.call_id)]
@@ -310,7 +253,7 @@ class DeclarationView(ScopedModelView):
     @expose("/ranking/<int:call_id>/")
     def ranking_view(self, call_id):
         p = principal()
-        if p.role not in RANKERS:
+        if not self.may("rank"):
             abort(404)
         call = self.session.get(Call, call_id) or abort(404)
         rows = workflow.rankable(self.session, p, call)
@@ -323,7 +266,7 @@ class DeclarationView(ScopedModelView):
     def upload_view(self, id):
         d = self.get_one(id)
         back = self.get_url(".details_view", id=d.id)
-        if not workflow.can_edit(principal(), d):
+        if not self.may("edit", d):
             flash("只有未提交或退回中的申报书可以上传附件", "error")
             return redirect(back)
         file = request.files.get("file")
@@ -350,7 +293,7 @@ class DeclarationView(ScopedModelView):
     def delete_attachment_view(self, att_id):
         att = self._attachment(att_id)
         d = att.declaration
-        if not workflow.can_edit(principal(), d):
+        if not self.may("edit", d):
             flash("只有未提交或退回中的申报书可以删除附件", "error")
         else:
             self.session.delete(att)
@@ -391,8 +334,6 @@ def _upload_error(file, kind):
 
 
 class CallView(ScopedModelView):
-    roles = ALL
-    create_roles = edit_roles = delete_roles = EVERYTHING
     column_list = ("name", "type", "year", "batch", "opens_at", "closes_at", "ranking_deadline", "review_chain", "quota_rule")
     column_default_sort = ("opens_at", True)
     column_searchable_list = ("name",)
@@ -427,7 +368,6 @@ class CallView(ScopedModelView):
 class ReviewRecordView(ScopedModelView):
     """审批意见: every transition, exportable; read-only."""
 
-    roles = ALL
     can_view_details = False
     column_list = ("declaration", "at", "actor_name", "role", "level", "action", "from_status", "to_status", "opinion")
     column_labels = {"actor_name": "操作人"}
@@ -437,17 +377,13 @@ class ReviewRecordView(ScopedModelView):
         "at": _minute,
         "role": lambda v, c, m, n: Role(m.role).label if m.role in Role._value2member_map_ else m.role,
         "level": lambda v, c, m, n: Level(m.level).label if m.level else "",
-        "action": lambda v, c, m, n: workflow.BY_ACTION[m.action].label if m.action in workflow.BY_ACTION else m.action,
+        "action": lambda v, c, m, n: workflow.DECLARATION.by_action[m.action].label if m.action in workflow.DECLARATION.by_action else m.action,
     }
 
 
 class ProgressReportView(ScopedModelView):
-    """调度填报 (seed 003 §3): applicants file on approved projects; districts review."""
+    """调度填报 (seed 003 §3): applicants file on approved projects; districts review (PROGRESS_REPORT)."""
 
-    roles = ALL
-    create_roles = edit_roles = delete_roles = APPLICANT
-    action_roles = {"submit": APPLICANT, "approve": frozenset({Role.authority, Role.bureau}), "return": frozenset({Role.authority, Role.bureau})}
-    reason_actions = {k: v[4] for k, v in workflow.REPORT_TRANSITIONS.items() if v[4]}
     column_list = ("declaration", "period", "percent", "invested", "status", "submitted_at", "return_reason")
     column_formatters = {"submitted_at": _minute}
     column_default_sort = ("id", True)
@@ -461,52 +397,19 @@ class ProgressReportView(ScopedModelView):
         return form
 
     def on_model_change(self, form, model, is_created):
-        if not is_created and not self.row_editable(model):
-            raise ValidationError("已上报的调度填报不能修改")
         problem = workflow.report_window_refusal(model.declaration.call, datetime.now())
         if problem:
             raise ValidationError(problem)
-
-    def on_model_delete(self, model):
-        if not self.row_deletable(model):
-            raise ValidationError("已上报的调度填报不能删除")
-
-    def row_editable(self, row) -> bool:
-        return row.status in (ProgressStatus.draft, ProgressStatus.returned)
-
-    row_deletable = row_editable
-
-    def _run(self, name, ids):
-        result = workflow.act_report(self.session, principal(), [int(i) for i in ids], name, self.action_reason())
-        self.session.commit()
-        Outcome.of(result).flash(workflow.REPORT_TRANSITIONS[name][3])
-
-    @action("submit", "上报至县区", "确定上报选中的调度填报吗？")
-    def action_submit(self, ids):
-        self._run("submit", ids)
-
-    @action("approve", "审核通过")
-    def action_approve(self, ids):
-        self._run("approve", ids)
-
-    @action("return", "退回")
-    def action_return(self, ids):
-        self._run("return", ids)
 
 
 class UnitRevenueView(ScopedModelView):
     """上年度营业收入, the quota's input (later fed from the enterprise annual reports)."""
 
-    roles = EVERYTHING | {Role.unit_admin, Role.authority}
-    create_roles = edit_roles = delete_roles = EVERYTHING
     column_list = ("unit", "year", "revenue")
     column_filters = ("year",)
     form_columns = ("unit", "year", "revenue")
 
 
-
-def _at(state):
-    return lambda p: Declaration.status == state
 
 
 def register(admin, session):
@@ -515,10 +418,3 @@ def register(admin, session):
     admin.add_view(ReviewRecordView(ReviewRecord, session, name="审批意见", category=CATEGORY, endpoint="review_record"))
     admin.add_view(ProgressReportView(ProgressReport, session, name="调度填报", category=CATEGORY, endpoint="progress_report"))
     admin.add_view(UnitRevenueView(UnitRevenue, session, name="单位营业收入", category=CATEGORY, endpoint="unit_revenue"))
-    for state, role in ((Status.dept_review, Role.dept_admin), (Status.unit_review, Role.unit_admin),
-                        (Status.authority_review, Role.authority), (Status.bureau_review, Role.bureau)):
-        register_todo(Todo(f"待{state.label}的申报书", frozenset({role}), Declaration, _at(state), "declaration.index_view",
-                           {"flt0_0": state.value}))
-    register_todo(Todo("退回待修改的申报书", APPLICANT, Declaration, _at(Status.returned), "declaration.index_view", {"flt0_0": "returned"}))
-    register_todo(Todo("待审核的调度填报", frozenset({Role.authority}), ProgressReport,
-                       lambda p: ProgressReport.status == ProgressStatus.submitted, "progress_report.index_view", {"flt0_0": "submitted"}))

@@ -10,19 +10,13 @@ from typing import Iterable, Optional
 from flask import Response, request
 from flask_admin import BaseView
 
-from models import Role
 from rules.exporting import content_disposition, write_xlsx
 
 from .base import RoleGate, principal
 from .export import XLSX_MIME
 
-DISTRICT_AND_CITY = frozenset({Role.authority, Role.bureau, Role.sysadmin})
-
-
 class ScopedPage(RoleGate, BaseView):
-    """A non-model page inside the admin, gated by role like ScopedModelView (others get 404)."""
-
-    roles: frozenset = DISTRICT_AND_CITY
+    """A non-model page inside the admin, gated by the permission table like ScopedModelView (others get 404)."""
 
     @property
     def p(self):

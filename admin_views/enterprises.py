@@ -1,13 +1,8 @@
 """企业信息 (基本信息审核, 企业信息查询列表), 科技信息年报 (年报数据审核, 年报数据查询) and 知识价值信用评级列表."""
 from __future__ import annotations
 
-from flask import flash, redirect, request
-from flask_admin import expose
-from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.form import rules
-from flask_admin.helpers import get_redirect_target
-from flask_admin.model.helpers import get_mdict_item_or_list
 from sqlalchemy import Integer, Numeric, select
 from wtforms.validators import NumberRange, Optional as OptionalValidator, ValidationError
 
@@ -26,11 +21,9 @@ from models import (
     StorageStatus,
 )
 from rules import enterprise_review as review
-from rules import scope
+from rules import permissions, scope
 
-from .base import Outcome, ScopedModelView, current_role, principal, scoped_options
-from .home import Todo, register_todo
-from .roles import ADMINS
+from .base import ScopedModelView, current_role, principal, scoped_options
 
 MENU_ORDER = 50
 FILLERS = frozenset({Role.unit_admin, Role.applicant})
@@ -82,51 +75,20 @@ def year_options(model):
     return options
 
 
-def run_transition(view, ids, act, name: str, verb: str):
-    """Run one review transition per selected row; one refused row never loses the others."""
-    p = principal()
-    opinion = view.action_reason() if name in view.reason_actions else ""
-    labels = {row.id: str(row) for row in view.scoped_rows([int(i) for i in ids])}
-    outcome = Outcome()
-    for row_id in sorted(labels):
-        try:
-            with db.session.begin_nested():
-                act(db.session, row_id, name, p, opinion)
-            outcome.ok(labels[row_id])
-        except review.Refused as refused:
-            outcome.skip(labels[row_id], str(refused))
-    db.session.commit()
-    outcome.flash(verb)
-
-
 class ReviewDetailsMixin:
-    """审批意见 on the details page, and the buttons the workflow allows the user now."""
+    """审批意见 on the details page (the buttons come from the machine, see ScopedModelView)."""
 
     review_target = ""
-    transitions: list = []
-    status_attr = "status"
 
     def reviews(self, obj):
         return review.reviews_of(db.session, self.review_target, obj.id)
-
-    def allowed(self, obj):
-        role = current_role()
-        return [a for a in review.allowed_actions(self.transitions, getattr(obj, self.status_attr), role) if self.is_action_allowed(a)]
 
 
 # -- 企业信息 ---------------------------------------------------------------------------------
 class EnterpriseView(ReviewDetailsMixin, ScopedModelView):
     """企业信息查询列表 (§2.2): 审核状态, 入库状态, search, export; 审核 from the details page."""
 
-    roles = DISTRICT_AND_CITY | FILLERS
-    create_roles = ADMINS
-    edit_roles = ADMINS | FILLERS
-    delete_roles = ADMINS
-    action_roles = {"approve": frozenset({Role.authority}), "reject": frozenset({Role.authority}), "submit": FILLERS}
-    reason_actions = {"approve": ("审核意见", False), "reject": ("审核意见（不通过原因）", True)}
     review_target = "enterprise"
-    transitions = review.ENTERPRISE_TRANSITIONS
-    status_attr = "review_status"
     details_template = "admin/enterprises/enterprise_details.html"
 
     column_list = ("name", "uscc", "region", "zone", "registered_on", "industry_category", "scale", "contact_name",
@@ -152,39 +114,23 @@ class EnterpriseView(ReviewDetailsMixin, ScopedModelView):
 
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
-        if current_role() not in ADMINS:  # an enterprise never moves itself to another district
+        if current_role() not in permissions.ADMINS:  # an enterprise never moves itself to another district
             for name in ("region", "zone", "name", "uscc"):
                 if hasattr(form, name):
                     delattr(form, name)
         return form
 
-    def on_model_change(self, form, model, is_created):
-        if not self.row_editable(model):
-            raise ValidationError("企业基本信息已审核通过，不能修改；如需变更请联系所属区县科技局")
-
-    def row_editable(self, row) -> bool:
-        return not (current_role() in FILLERS and row.review_status == EnterpriseStatus.approved)
-
-    @action("approve", "审核通过", "确定审核通过所选企业的基本信息？")
-    def action_approve(self, ids):
-        run_transition(self, ids, review.act_on_enterprise, "approve", "审核通过")
-
-    @action("reject", "审核不通过")
-    def action_reject(self, ids):
-        run_transition(self, ids, review.act_on_enterprise, "reject", "审核不通过")
-
-    @action("submit", "提交审核", "确定重新提交所选企业的基本信息？")
-    def action_submit(self, ids):
-        run_transition(self, ids, review.act_on_enterprise, "submit", "提交审核")
+    def row_refusal(self, action, row):
+        if action == "edit" and row.review_status == EnterpriseStatus.approved and current_role() in FILLERS:
+            return "企业基本信息已审核通过，不能修改；如需变更请联系所属区县科技局"
+        if action == "edit" and row.review_status == EnterpriseStatus.pending:
+            return "企业基本信息正在审核中（待审核），审核完成前不能修改"
+        return super().row_refusal(action, row)
 
 
 class EnterpriseReviewView(EnterpriseView):
     """基本信息审核 (§2.1): the district's 待审核 enterprises."""
 
-    roles = DISTRICT_AND_CITY
-    edit_roles = frozenset()
-    create_roles = frozenset()
-    delete_roles = frozenset()
     can_export = False
     column_filters = (IntEqual(Enterprise.region_id, "所属区县", options=district_options()),)
 
@@ -200,18 +146,7 @@ REPORT_NUMERIC = [c.name for c in AnnualReport.__table__.columns
 class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
     """年报数据查询 (§3.2) for district and city; the enterprise fills and submits its own reports here."""
 
-    roles = DISTRICT_AND_CITY | FILLERS
-    create_roles = FILLERS | ADMINS
-    edit_roles = FILLERS | ADMINS
-    delete_roles = ADMINS
-    action_roles = {
-        "submit": FILLERS,
-        "approve": frozenset({Role.authority, Role.bureau}),
-        "reject": frozenset({Role.authority, Role.bureau}),
-    }
-    reason_actions = {"approve": ("审核意见", False), "reject": ("审核意见（不通过原因）", True)}
     review_target = "annual_report"
-    transitions = review.REPORT_TRANSITIONS
     details_template = "admin/enterprises/report_details.html"
 
     column_list = ("enterprise", "enterprise.uscc", "enterprise.region", "year", "revenue", "staff", "submitted_at", "status")
@@ -234,12 +169,7 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
     ]
     form_columns = ("enterprise", *[c for _, cols in REPORT_TABS for c in cols])
 
-    def row_editable(self, row) -> bool:
-        return row.status in review.EDITABLE_REPORT or current_role() in ADMINS
-
     def on_model_change(self, form, model, is_created):
-        if not is_created and not self.row_editable(model):
-            raise ValidationError(f"年报当前状态为“{model.status.label}”，不能修改")
         if model.tech_staff is not None and model.staff is not None and model.tech_staff > model.staff:
             raise ValidationError("科技人员不能多于从业人员")
         if model.rd_domestic is not None and model.rd_expense is not None and model.rd_domestic > model.rd_expense:
@@ -253,26 +183,6 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
         if clash:
             raise ValidationError(f"该企业 {model.year} 年的年报已存在，请在列表中修改")
 
-    @expose("/edit/", methods=("GET", "POST"))
-    def edit_view(self):
-        obj = self.get_one(get_mdict_item_or_list(request.args, "id"))
-        if not self.row_editable(obj):
-            flash(f"年报当前状态为“{obj.status.label}”，不能修改", "warning")
-            return redirect(get_redirect_target() or self.get_url(".index_view"))
-        return super().edit_view()
-
-    @action("submit", "提交", "提交后将由所属区县审核，确定提交？")
-    def action_submit(self, ids):
-        run_transition(self, ids, review.act_on_report, "submit", "提交")
-
-    @action("approve", "审核通过", "确定审核通过所选年报？")
-    def action_approve(self, ids):
-        run_transition(self, ids, review.act_on_report, "approve", "审核通过")
-
-    @action("reject", "审核不通过")
-    def action_reject(self, ids):
-        run_transition(self, ids, review.act_on_report, "reject", "审核不通过")
-
     def tabs(self, obj):
         columns = AnnualReport.__table__.columns
         return [(title, [(columns[c].info["label"], getattr(obj, c)) for c in cols]) for title, cols in REPORT_TABS]
@@ -281,8 +191,6 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
 class AnnualReportReviewView(AnnualReportView):
     """年报数据审核 (§3.1): the reports waiting for this user's level."""
 
-    roles = DISTRICT_AND_CITY
-    create_roles = edit_roles = delete_roles = frozenset()
     column_filters = (
         IntEqual(AnnualReport.year, "年份", options=year_options(AnnualReport)),
         EnterpriseOf(AnnualReport, Enterprise.region_id, "所属区县", options=district_options()),
@@ -295,7 +203,6 @@ class AnnualReportReviewView(AnnualReportView):
 
 # -- 申报事项: 知识价值信用评级列表 -----------------------------------------------------------------
 class CreditRatingView(ScopedModelView):
-    roles = DISTRICT_AND_CITY
     can_view_details = True
     column_list = ("enterprise", "enterprise.uscc", "enterprise.region", "year", "grade", "score", "credit_limit", "bank")
     column_labels = {"enterprise.uscc": "统一社会信用代码", "enterprise.region": "所属区县"}
@@ -316,13 +223,3 @@ def register(admin, session):
     admin.add_view(AnnualReportReviewView(AnnualReport, session, name="年报数据审核", category="科技信息年报", endpoint="annual_report_review"))
     admin.add_view(AnnualReportView(AnnualReport, session, name="年报数据查询", category="科技信息年报", endpoint="annual_report"))
     admin.add_view(CreditRatingView(CreditRating, session, name="知识价值信用评级列表", category="申报事项", endpoint="credit_rating"))
-
-
-register_todo(Todo("待审核企业基本信息", frozenset({Role.authority}), Enterprise,
-                   lambda p: Enterprise.review_status == EnterpriseStatus.pending, "enterprise_review.index_view"))
-register_todo(Todo("待区县审核年报", frozenset({Role.authority}), AnnualReport,
-                   lambda p: AnnualReport.status == ReportStatus.district_review, "annual_report_review.index_view"))
-register_todo(Todo("待市局审核年报", frozenset({Role.bureau}), AnnualReport,
-                   lambda p: AnnualReport.status == ReportStatus.city_review, "annual_report_review.index_view"))
-register_todo(Todo("未提交的科技信息年报", FILLERS, AnnualReport,
-                   lambda p: AnnualReport.status.in_(review.EDITABLE_REPORT), "annual_report.index_view"))

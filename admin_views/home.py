@@ -1,44 +1,50 @@
-"""首页: per-role to-do counts (待办), each linking to the filtered list where the work is."""
+"""首页: per-role to-do counts (待办), each linking to the filtered list where the work is.
+
+The cards are declared in rules/permissions.py (TODOS) and derived from the transition tables:
+who sees a card, which states it counts and which rows are the user's to decide.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
-from flask import url_for
+from flask import current_app, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from extensions import db
 from models import Role
-from rules import scope
+from rules import permissions, scope, transitions
 
 from .base import principal
 
 
-@dataclass(frozen=True)
-class Todo:
-    """One to-do card: who sees it, how to count it (inside the scope), and where it links."""
-
-    label: str
-    roles: frozenset
-    model: type
-    where: Callable[[scope.Principal], object]
-    endpoint: str
-    url_args: dict = field(default_factory=dict)
-
-    def count(self, p: scope.Principal) -> int:
-        stmt = select(func.count()).select_from(self.model).where(scope.predicate(p, self.model), self.where(p))
-        return db.session.execute(stmt).scalar_one()
+def view_of(endpoint: str):
+    for admin in current_app.extensions.get("admin", []):
+        for view in admin._views:
+            if view.endpoint == endpoint:
+                return view
+    return None
 
 
-TODO_CARDS: list[Todo] = []
+def cards_for(p: scope.Principal) -> list[dict]:
+    cards = []
+    for todo, machine, states in permissions.todo_cards(p):
+        view = view_of(todo.endpoint)
+        if view is None:
+            continue
+        state = next(iter(states)) if len(states) == 1 else None
+        filters = {name: (state.value if value == "{state}" else value) for name, value in todo.filters.items()}
+        where = transitions.waiting_for(machine, todo.action, p, states)
+        count = db.session.execute(
+            select(func.count()).select_from(machine.model).where(scope.predicate(p, machine.model), where, *_base(view))
+        ).scalar_one()
+        label = todo.label.replace("{state}", state.label if state is not None else "")
+        cards.append({"label": label, "count": count, "url": view.filter_url(**filters)})
+    return cards
 
 
-def register_todo(todo: Todo) -> None:
-    """Add a card once: areas register theirs in `register()`, which runs for every app created."""
-    if all(card.label != todo.label for card in TODO_CARDS):
-        TODO_CARDS.append(todo)
+def _base(view) -> tuple:
+    extra = view.base_filter() if hasattr(view, "base_filter") else None
+    return () if extra is None else (extra,)
 
 
 class HomeView(AdminIndexView):
@@ -48,16 +54,6 @@ class HomeView(AdminIndexView):
     @expose("/")
     def index(self):
         if not current_user.is_authenticated:
-            from flask import redirect, request
-
             return redirect(url_for("auth.login", next=request.full_path))
         p = principal()
-        cards = []
-        for todo in TODO_CARDS:
-            if p.role in todo.roles:
-                try:
-                    link = url_for(todo.endpoint, **todo.url_args)
-                except Exception:  # the view is not registered in this configuration
-                    continue
-                cards.append({"label": todo.label, "count": todo.count(p), "url": link})
-        return self.render("admin/home.html", cards=cards, role=p.role, user=current_user, Role=Role)
+        return self.render("admin/home.html", cards=cards_for(p), role=p.role, user=current_user, Role=Role)

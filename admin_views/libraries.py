@@ -7,16 +7,14 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 
 from extensions import db
-from models import Region, RegionKind, Role
+from models import Region, RegionKind
 from rules import libraries as lib
 from rules import scope
 
-from .base import current_role
 from .enterprise_pages import ScopedPage, arg_int, display, xlsx_response
 
 MENU_ORDER = 60
 PAGE_SIZE = 20
-SAVERS = frozenset({Role.bureau, Role.sysadmin})
 
 
 def _date(name: str, errors: dict):
@@ -77,7 +75,7 @@ class LibraryPage(ScopedPage):
         return self.render(
             "admin/enterprises/library.html", library=self.library, q=q, errors=errors, headers=headers, rows=rows,
             total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)), offset=page * PAGE_SIZE, display=display,
-            years=self.years(), regions=regions, can_save=current_role() in SAVERS, args=self.page_args(q),
+            years=self.years(), regions=regions, can_save=self.may("save_params"), args=self.page_args(q),
         )
 
     @expose("/details/<int:enterprise_id>/")
@@ -103,7 +101,7 @@ class LibraryPage(ScopedPage):
 
     @expose("/defaults/", methods=("POST",))
     def save_defaults(self):
-        if current_role() not in SAVERS:
+        if not self.may("save_params"):
             abort(404)
         defaults = lib.saved_defaults(db.session, self.library)
         values, errors = lib.parse_params(self.library, defaults, {p.key: request.form.get(f"c_{p.key}") for p in self.library.params})

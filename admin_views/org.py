@@ -27,13 +27,10 @@ from rules.validators import (
 )
 
 from .base import RoleGate, ScopedModelView, current_role, principal
-from .roles import ADMINS, EVERYTHING
 from .validation import checked, keep_readonly, required, strip, strip_upper
 
 MENU_ORDER = 10
 
-UNIT_VIEWERS = EVERYTHING | {Role.unit_admin, Role.authority}
-UNIT_MANAGERS = ADMINS | {Role.unit_admin}
 # Filled in by the system when the unit registered: grey for the unit admin (seed 000 §2.1).
 SYSTEM_FILLED = ("name", "uscc", "province_city")
 
@@ -58,10 +55,6 @@ def _registered(form, field):
 
 
 class UnitView(ScopedModelView):
-    roles = UNIT_VIEWERS
-    create_roles = EVERYTHING
-    edit_roles = ADMINS | {Role.unit_admin}
-    delete_roles = ADMINS
     column_list = ("name", "uscc", "region", "nature", "registration_type", "legal_rep", "contact_name", "contact_mobile", "status")
     column_searchable_list = ("name", "uscc", "legal_rep")
     column_filters = ("status", "region.name", "nature.name")
@@ -117,7 +110,6 @@ class AuthorizeForm(FlaskForm):
 class AuthorizationView(RoleGate, BaseView):
     """账号授权 (seed 000 §2.2): the legal unit itself names its one 法人单位授权人."""
 
-    roles = frozenset({Role.unit_admin})
 
     def is_accessible(self) -> bool:
         # The 授权人 has every unit function except this one.
@@ -147,8 +139,6 @@ class AuthorizationView(RoleGate, BaseView):
 
 
 class SecondaryUnitView(ScopedModelView):
-    roles = UNIT_VIEWERS | {Role.dept_admin}
-    create_roles = edit_roles = delete_roles = UNIT_MANAGERS
     column_list = ("unit", "name", "manager_name", "manager_mobile", "manager_id_no")
     column_searchable_list = ("name", "manager_name", "manager_mobile")
     form_columns = ("unit", "name", "manager_name", "manager_mobile", "manager_id_no")

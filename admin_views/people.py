@@ -6,10 +6,9 @@ from datetime import datetime
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.menu import MenuView
-from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter, DateTimeBetweenFilter, FilterEqual, FilterLike
+from flask_admin.contrib.sqla.filters import DateTimeBetweenFilter, FilterEqual, FilterLike
 from flask_login import current_user
-from sqlalchemy import and_, false, not_, select
+from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
@@ -17,15 +16,15 @@ from extensions import db
 from models import REVIEWED_FIELDS, DictItem, Person, ReviewStatus, Role, Unit
 from rules import people
 from rules.accounts import approved_unit
+from rules.transitions import Refused
 from rules.validators import email_error, mobile_error, phone_error
 
-from .base import RoleGate, ScopedModelView, current_role, principal, scoped_options
-from .roles import ADMINS, ALL
+from .base import DecidedByMe, RoleGate, ScopedModelView, current_role, principal, scoped_options
 from .validation import checked, keep_readonly, required, strip, strip_upper
 
 MENU_ORDER = 20
 
-REVIEWERS = frozenset({Role.unit_admin, Role.dept_admin})
+REVIEWERS = frozenset({Role.unit_admin, Role.dept_admin})  # who keep a record of their own and review others
 RELATED = {"education_id": "education", "degree_id": "degree", "title_id": "title"}
 
 
@@ -52,18 +51,6 @@ def _display(field: str, value) -> str:
     return str(value)
 
 
-class RoutedToMe(BaseSQLAFilter):
-    """审核归属: the people whose review reaches me (seed 000 §2.4 note), or the others."""
-
-    def apply(self, query, value, alias=None):
-        p = principal()
-        mine = people.reviewed_by(p) if p is not None else false()
-        return query.filter(mine if value == "1" else not_(mine))
-
-    def operation(self):
-        return "为"
-
-
 def _review_level(view, context, model, name):
     if model.secondary_unit_id is None or (model.user is not None and model.user.role == Role.dept_admin and model.user.secondary_unit_id == model.secondary_unit_id):
         return "单位审核"
@@ -71,13 +58,9 @@ def _review_level(view, context, model, name):
 
 
 class PersonView(ScopedModelView):
-    roles = ALL
-    create_roles = ADMINS  # people otherwise come with their accounts (registration, 授权, 二级单位)
-    # Others' records are edited by the system administrator only; everyone edits their own (see edit_view).
-    edit_roles = ADMINS
-    delete_roles = ADMINS
-    action_roles = {"approve": REVIEWERS, "reject": REVIEWERS}
-    reason_actions = {"reject": ("驳回原因", True)}
+    """People come with their accounts (registration, 授权, 二级单位); others' records are edited by
+    the system administrator only (rules/permissions.py), everyone edits their own (`refusal`)."""
+
     details_template = "admin/person_details.html"
     column_list = ("name", "gender", "id_no", "mobile", "education", "title", "unit", "secondary_unit", "submitted_at", "review_status", "review_level")
     column_labels = {"mobile": "手机号码", "unit": "工作单位", "submitted_at": "最近更新时间", "review_level": "审核单位"}
@@ -91,7 +74,7 @@ class PersonView(ScopedModelView):
         FilterEqual(Person.unit_id, "工作单位", options=scoped_options(Unit)),
         DateTimeBetweenFilter(Person.submitted_at, "更新时间"),
         FilterEqual(Person.review_status, "状态", options=ReviewStatus.choices()),
-        RoutedToMe(Person.id, "审核归属", options=(("1", "由本级审核"), ("0", "由其他层级审核"))),
+        DecidedByMe(Person.id, "审核归属", people.PERSON_REVIEWER),
     )
     column_details_list = (
         "name", "gender", "nationality", "ethnicity", "political_status", "id_type", "id_no", "birth_date",
@@ -118,25 +101,25 @@ class PersonView(ScopedModelView):
     # -- who sees what -------------------------------------------------------------------
     def menu_name(self) -> str:
         role = current_role()
-        if role in REVIEWERS:
+        if self.may("approve"):
             return "个人信息审核"
         return "个人信息" if role == Role.applicant else "人员信息"
 
 
-    def may_edit(self, person: Person) -> bool:
-        return current_role() in self.edit_roles or person.user_id == current_user.id
+    def refusal(self, action, row=None):
+        if action == "edit" and row is not None and row.user_id is not None and row.user_id == current_user.id:
+            return None  # one's own 个人信息: saving is the 提交审核 transition
+        return super().refusal(action, row)
 
-    row_editable = may_edit
+    def may_edit(self, person: Person) -> bool:
+        return self.may("edit", person)
 
     @property
     def can_edit(self) -> bool:  # type: ignore[override]
-        return current_role() in self.edit_roles or bool(g.get("own_person_edit"))
+        return self.may("edit") or bool(g.get("own_person_edit"))
 
     def may_review(self, person: Person) -> bool:
-        p = principal()
-        if p is None or p.role not in REVIEWERS or person.review_status != ReviewStatus.pending:
-            return False
-        return db.session.scalar(select(Person.id).where(Person.id == person.id, people.reviewed_by(p))) is not None
+        return self.may("approve", person)
 
     def change_rows(self, person: Person) -> list[tuple[str, str, str, bool]]:
         """Old (in force) and new (waiting) values side by side for the details page."""
@@ -183,6 +166,10 @@ class PersonView(ScopedModelView):
 
     def update_model(self, form, model: Person):
         session = self.session
+        problem = self.refusal("edit", model)
+        if problem:
+            flash(problem, "error")
+            return False
         try:
             with session.no_autoflush:
                 approved = people.approved_values(model)
@@ -200,8 +187,12 @@ class PersonView(ScopedModelView):
                 for f, rel in RELATED.items():
                     setattr(model, rel, session.get(DictItem, approved[f]) if approved[f] else None)
                 model.id_type_id = model.id_type.id if model.id_type else None
-                waiting = people.submit(session, model, new)  # plain fields are already on the model
+            waiting = people.save(session, principal(), model, new)  # plain fields are already on the model
             session.commit()
+        except Refused as refused:
+            session.rollback()
+            flash(f"保存失败：{refused}", "error")
+            return False
         except Exception as ex:  # noqa: BLE001 — Flask-Admin's own contract: flash, roll back, keep the form
             session.rollback()
             if not self.handle_view_exception(ex):
@@ -210,19 +201,6 @@ class PersonView(ScopedModelView):
         if waiting:
             flash("已保存。证件号码、工作单位、最高学历、最高学位、职称、职务的修改已提交单位审核（待审核），审核通过前仍以原信息为准", "info")
         return True
-
-    # -- 个人信息审核 --------------------------------------------------------------------
-    def _review(self, ids, verb: str, decide) -> None:
-        self.decide_each(ids, verb, decide, label=lambda person: person.name)
-
-    @action("approve", "审核通过", "确定审核通过所选人员的个人信息？")
-    def action_approve(self, ids):
-        self._review(ids, "审核通过", lambda p, pid: people.approve(db.session, p, pid))
-
-    @action("reject", "审核不通过")
-    def action_reject(self, ids):
-        reason = self.action_reason()
-        self._review(ids, "审核不通过", lambda p, pid: people.reject(db.session, p, pid, reason))
 
 
 class RoleNamedMenu(MenuView):
@@ -242,8 +220,6 @@ class MyPersonView(RoleGate, BaseView):
 
     def is_visible(self) -> bool:
         return current_role() in REVIEWERS  # applicants reach it from the person entry itself
-
-    roles = frozenset({Role.applicant, Role.dept_admin, Role.unit_admin})
 
     @expose("/")
     def index(self):
@@ -272,15 +248,8 @@ def _person_of(user) -> Person:
     )
 
 
-def _todo_where(p):
-    return and_(Person.review_status == ReviewStatus.pending, people.reviewed_by(p))
-
-
 def register(admin, session):
-    from .home import Todo, register_todo
-
     admin.add_view(MyPersonView(name="个人信息", category="用户中心", endpoint="my_person"))
     person_view = PersonView(Person, session, name="个人信息审核", category="用户中心", endpoint="person")
     admin.add_view(person_view)
     person_view.menu.__class__ = RoleNamedMenu
-    register_todo(Todo("个人信息待审核", REVIEWERS, Person, _todo_where, "person.index_view", {"flt0_5": "pending", "flt1_6": "1"}))

@@ -4,14 +4,11 @@
 from models import DICT_CATEGORIES, DictItem, Region
 
 from .base import ScopedModelView
-from .roles import ADMINS, EVERYTHING
 
 
 MENU_ORDER = 90
 
 class RegionView(ScopedModelView):
-    roles = EVERYTHING
-    create_roles = edit_roles = delete_roles = ADMINS
     column_list = ("code", "name", "kind", "in_liangjiang", "in_gaoxin", "in_jingkai", "in_city_hitech", "sort")
     column_searchable_list = ("code", "name")
     column_filters = ("kind", "in_liangjiang", "in_gaoxin", "in_jingkai", "in_city_hitech")
@@ -20,8 +17,6 @@ class RegionView(ScopedModelView):
 
 
 class DictItemView(ScopedModelView):
-    roles = EVERYTHING
-    create_roles = edit_roles = delete_roles = ADMINS
     column_list = ("category", "code", "name", "sort", "active")
     column_searchable_list = ("code", "name")
     column_filters = ("category", "active")

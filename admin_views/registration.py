@@ -3,22 +3,20 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, request
 from flask_admin import expose
-from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_wtf import FlaskForm
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from wtforms import SelectField, StringField
 
 from extensions import db
-from models import DictItem, Region, RegionKind, RegistrationRoute, ReviewStatus, Role, UnitRegistration
+from models import DictItem, Region, RegionKind, RegistrationRoute, ReviewStatus, UnitRegistration
 from rules import registration as rules
+from rules.transitions import Refused
 
-from .base import ScopedModelView
-from .roles import EVERYTHING
+from .base import DecidedByMe, ScopedModelView
 from .validation import strip, strip_upper
 
 MENU_ORDER = 15
-REVIEWERS = EVERYTHING | {Role.authority}
 
 
 class RegistrationForm(FlaskForm):
@@ -55,10 +53,6 @@ def _unit_field(name):
 
 
 class RegistrationView(ScopedModelView):
-    roles = REVIEWERS | {Role.applicant, Role.unit_admin}
-    create_roles = frozenset({Role.applicant})
-    action_roles = {"approve": REVIEWERS, "reject": REVIEWERS}
-    reason_actions = {"reject": ("审核意见（不通过原因）", True)}
     column_list = ("unit", "unit.uscc", "unit.nature", "route", "reviewer_unit", "reviewer_region", "registrant", "submitted_at", "status", "reason")
     column_labels = {"unit": "单位名称", "unit.uscc": "统一社会信用代码", "unit.nature": "单位性质"}
     column_searchable_list = ("unit.name", "unit.uscc")
@@ -66,6 +60,7 @@ class RegistrationView(ScopedModelView):
     column_filters = (
         FilterEqual(UnitRegistration.status, "审核状态", options=ReviewStatus.choices()),
         FilterEqual(UnitRegistration.route, "审核流程", options=RegistrationRoute.choices()),
+        DecidedByMe(UnitRegistration.id, "审核归属", rules.REVIEWER),
     )
     column_details_list = ("unit", "unit.uscc", "unit.nature", "unit.region", "unit.legal_rep", "unit.contact_name", "unit.contact_mobile", "unit.email", "route", "reviewer_unit", "reviewer_region", "registrant", "submitted_at", "status", "reason", "reviewed_by", "reviewed_at")
     column_labels.update({"unit.region": "单位所在区县", "unit.legal_rep": "法定代表人", "unit.contact_name": "联系人姓名", "unit.contact_mobile": "联系人手机", "unit.email": "电子邮箱"})
@@ -83,7 +78,7 @@ class RegistrationView(ScopedModelView):
             data = {f.name: f.data for f in form if f.name != "csrf_token"}
             try:
                 reg = rules.register(db.session, current_user, data)
-            except rules.RegistrationError as error:
+            except Refused as error:
                 db.session.rollback()
                 for name, message in error.errors.items():
                     form[name].errors = [*form[name].errors, message]
@@ -95,30 +90,6 @@ class RegistrationView(ScopedModelView):
             flash("页面已过期，请刷新后重试", "error")
         return self.render("admin/registration_form.html", form=form, required=rules.REQUIRED)
 
-    def _review(self, ids, verb, decide):
-        self.decide_each(ids, verb, decide, label=lambda reg: reg.unit.name)
-
-    @action("approve", "审核通过", "确定审核通过所选单位注册？通过后注册人成为该单位的单位管理员。")
-    def action_approve(self, ids):
-        self._review(ids, "审核通过", lambda p, rid: rules.approve(db.session, p, rid))
-
-    @action("reject", "审核不通过")
-    def action_reject(self, ids):
-        reason = self.action_reason()
-        self._review(ids, "审核不通过", lambda p, rid: rules.reject(db.session, p, rid, reason))
-
 
 def register(admin, session):
-    from .home import Todo, register_todo
-
     admin.add_view(RegistrationView(UnitRegistration, session, name="单位注册", category="用户中心", endpoint="registration"))
-    register_todo(
-        Todo(
-            "单位注册待审核",
-            frozenset({Role.authority, Role.bureau}),
-            UnitRegistration,
-            lambda p: and_(UnitRegistration.status == ReviewStatus.pending, rules.reviewer_predicate(p)),
-            "registration.index_view",
-            {"flt0_0": "pending"},
-        )
-    )

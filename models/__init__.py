@@ -34,3 +34,6 @@ from .enterprises import (  # noqa: F401
 
 # -- export jobs and imports (issue 6) --
 from .exports import ExportJob, ExportStatus  # noqa: F401
+
+# -- review records of people, registrations and progress reports (issue 10) --
+from .reviews import ReviewLog  # noqa: F401

@@ -22,10 +22,11 @@ class Role(LabeledEnum):
 
 
 # 模块配置 (seed 004): the declaration types a 填报用户 may use, granted by the unit admin.
+# 模块配置 (seed 004): the call types a 填报用户 may declare in; the codes are CallType's.
 MODULES = {
     "research": "科研项目",
     "startup": "创业资助",
-    "innovation": "创新资助",
+    "innovation_fund": "创新资助",
     "tech_innovation": "技术创新项目",
 }
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from models import Person, Role, SecondaryUnit, Unit, User
 from rules.passwords import hash_password, policy_errors, temporary_password
+from rules.refusal import Refused
 from rules.validators import id_card_error, mobile_error
 
 SAME_PERSON = "法人单位授权人不可与二级单位管理人员是同一个人"
@@ -20,13 +21,11 @@ OTHER_UNIT = "该人员已是其他单位的账号，不能在本单位授权"
 STAFF = "该账号是管理部门账号，不能授权"
 
 
-class AccountError(ValueError):
+class AccountError(Refused):
     """A refused account change, with the form field it belongs to."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
 
 
 @dataclass

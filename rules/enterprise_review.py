@@ -1,25 +1,19 @@
-"""Review of enterprise basic info (district) and of annual reports (district, then city) as data.
-
-Every transition is a compare-and-set UPDATE (`WHERE id = :id AND status = :expected`) plus one
-review record (审批意见) and one audit row, in the caller's transaction.
+"""Review of enterprise basic info (district) and of annual reports (district, then city) as
+transition tables of the one engine (rules/transitions.py), and the enterprise–unit link.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
 from models import AnnualReport, Enterprise, EnterpriseReview, EnterpriseStatus, ReportStatus, Role, StorageStatus, Unit, UnitStatus
 
 from . import audit
-from .scope import Principal, predicate
+from .transitions import Context, Effect, Machine, Reason, Transition, Who
 
 FILLERS = frozenset({Role.unit_admin, Role.applicant})
-DISTRICT = frozenset({Role.authority})
-CITY = frozenset({Role.bureau})
 
 
 def link_units(session: Session) -> int:
@@ -40,108 +34,89 @@ def link_units(session: Session) -> int:
     return len(linked)
 
 
-@dataclass(frozen=True)
-class Transition:
-    source: object
-    action: str
-    roles: frozenset
-    target: object
-    level: str
-    opinion_column: Optional[str] = None
-
-
 E, R = EnterpriseStatus, ReportStatus
+ADMINS = frozenset({Role.sysadmin})
 
-# 企业基本信息审核 (§2.1): the district reviews once.
-ENTERPRISE_TRANSITIONS = [
-    Transition(E.pending, "approve", DISTRICT, E.approved, "区县审核", "review_opinion"),
-    Transition(E.pending, "reject", DISTRICT, E.rejected, "区县审核", "review_opinion"),
-    Transition(E.rejected, "submit", FILLERS, E.pending, "企业提交"),
-]
 
-# 科技信息年报 (§3): the enterprise submits; the district reviews, then the city.
-REPORT_TRANSITIONS = [
-    Transition(R.draft, "submit", FILLERS, R.district_review, "企业提交"),
-    Transition(R.district_rejected, "submit", FILLERS, R.district_review, "企业提交"),
-    Transition(R.city_rejected, "submit", FILLERS, R.district_review, "企业提交"),
-    Transition(R.district_review, "approve", DISTRICT, R.city_review, "区县审核", "district_opinion"),
-    Transition(R.district_review, "reject", DISTRICT, R.district_rejected, "区县审核", "district_opinion"),
-    Transition(R.city_review, "approve", CITY, R.approved, "市局审核", "city_opinion"),
-    Transition(R.city_review, "reject", CITY, R.city_rejected, "市局审核", "city_opinion"),
-]
+def _review_record(target: str):
+    def record(c: Context):
+        actor = audit.current_actor()
+        enterprise_id = c.row.id if target == "enterprise" else c.row.enterprise_id
+        return EnterpriseReview, {
+            "target": target, "target_id": c.row.id, "enterprise_id": enterprise_id, "level": _level_of(c),
+            "action": c.transition.action, "from_status": c.before.value, "to_status": c.after.value,
+            "opinion": c.reason or None, "user_id": c.principal.user_id, "username": actor.username, "at": c.now,
+        }
 
+    return record
+
+
+def _level_of(c: Context) -> str:
+    if c.transition.action == "submit":
+        return "企业提交"
+    return REPORT_LEVELS[c.before][1] if c.before in REPORT_LEVELS else "区县审核"
+
+
+# -- 企业基本信息审核 (§2.1): the district reviews once ---------------------------------------------
+DISTRICT = Who(frozenset({Role.authority}), None, "所属区县科技局")
+ENTERPRISE_FILLER = Who(FILLERS, None, "企业（单位管理员、填报用户）")
+
+
+def _first_storage(c: Context) -> dict:
+    """审核通过 puts the enterprise into the library (入库) on that day, once."""
+    return {"storage_status": StorageStatus.stored, **({"stored_on": c.now.date()} if c.row.stored_on is None else {})}
+
+
+# fmt: off
+ENTERPRISE = Machine("enterprise", Enterprise, "review_status", (
+    #          action     label         from                     who                → to          guards  effects
+    Transition("approve", "审核通过",   frozenset({E.pending}),  DISTRICT,          E.approved,   (),
+               (Effect("记审核意见", set=lambda c: {"review_opinion": c.reason or None}), Effect("入库（首次记入库日期）", set=_first_storage)),
+               Reason("审核意见"), confirm="确定审核通过所选企业的基本信息？"),
+    Transition("reject",  "审核不通过", frozenset({E.pending}),  DISTRICT,          E.rejected,   (),
+               (Effect("记审核意见", set=lambda c: {"review_opinion": c.reason}),), Reason("审核意见（不通过原因）", True)),
+    Transition("submit",  "提交审核",   frozenset({E.rejected}), ENTERPRISE_FILLER, E.pending,    (),
+               (Effect("记提交时间", set=lambda c: {"submitted_at": c.now}),), None, confirm="确定重新提交所选企业的基本信息？"),
+), editable={FILLERS: frozenset({E.rejected}), ADMINS: frozenset({E.approved, E.rejected})},
+   record=_review_record("enterprise"), row_label=lambda e: e.name)
+# fmt: on
+
+
+# -- 科技信息年报 (§3): the enterprise submits; the district reviews, then the city ------------------
+REPORT_LEVELS = {  # state under review → (who reviews, level, approved to, rejected to, opinion column)
+    R.district_review: (Role.authority, "区县审核", R.city_review, R.district_rejected, "district_opinion"),
+    R.city_review: (Role.bureau, "市局审核", R.approved, R.city_rejected, "city_opinion"),
+}
 EDITABLE_REPORT = frozenset({R.draft, R.district_rejected, R.city_rejected})
 
 
-class Refused(Exception):
-    """The transition is not allowed now; the message says why, in Chinese."""
+def _at_report_level(c: Context) -> Optional[str]:
+    level = REPORT_LEVELS.get(c.row.status)
+    if level is None or level[0] != c.principal.role:
+        return f"当前为“{c.row.status.label}”，不在您的审核环节"
+    return None
 
 
-def find(table: list[Transition], status, action: str, role: Role) -> Optional[Transition]:
-    return next((t for t in table if t.source == status and t.action == action and role in t.roles), None)
+def report_complete(c: Context) -> Optional[str]:
+    missing = report_missing_fields(c.row)
+    return "请先填写：" + "、".join(missing) if missing else None
 
 
-def allowed_actions(table: list[Transition], status, role: Role) -> list[str]:
-    return [t.action for t in table if t.source == status and role in t.roles]
+REPORT_REVIEWER = Who(frozenset({Role.authority, Role.bureau}), _at_report_level, "区县科技局（区县审核）、市科技局（市局审核）",
+                      by_state={state: level[0] for state, level in REPORT_LEVELS.items()})
+OPINION = Effect("记本级审核意见", set=lambda c: {REPORT_LEVELS[c.before][4]: c.reason or None})
 
-
-def _apply(session: Session, model, table, status_column: str, row_id: int, action: str, p: Principal,
-           opinion: str, extra: dict, target: str) -> object:
-    row = session.execute(
-        select(model).where(model.id == row_id, predicate(p, model)).execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if row is None:
-        raise Refused("记录不存在或不在您的数据范围内")
-    current = getattr(row, status_column)
-    step = find(table, current, action, p.role)
-    if step is None:
-        raise Refused(f"当前状态为“{current.label}”，不能执行此操作")
-    values = {status_column: step.target, **extra}
-    if step.opinion_column:
-        values[step.opinion_column] = opinion or None
-    column = getattr(model, status_column)
-    result = session.execute(
-        update(model).where(and_(model.id == row_id, column == current)).values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise Refused("该记录已被他人处理，请刷新后重试")
-    enterprise_id = row.id if model is Enterprise else row.enterprise_id
-    actor = audit.current_actor()
-    session.execute(insert(EnterpriseReview), [{
-        "target": target, "target_id": row_id, "enterprise_id": enterprise_id, "level": step.level,
-        "action": action, "from_status": current.value, "to_status": step.target.value,
-        "opinion": opinion or None, "user_id": p.user_id, "username": actor.username, "at": datetime.now(),
-    }])
-    audit.record(
-        session, "update", model.__tablename__, row_id,
-        {status_column: current.value}, {status_column: step.target.value, "opinion": opinion or None},
-        summary=f"{step.level}：{current.label} → {step.target.label}", actor=actor,
-    )
-    session.expire(row)
-    return step.target
-
-
-def act_on_enterprise(session: Session, enterprise_id: int, action: str, p: Principal, opinion: str = "") -> EnterpriseStatus:
-    """审核通过 also puts the enterprise into the library (入库) on that day, once."""
-    extra: dict = {}
-    if action == "approve":
-        extra = {"storage_status": StorageStatus.stored}
-        stored_on = session.scalar(select(Enterprise.stored_on).where(Enterprise.id == enterprise_id))
-        if stored_on is None:
-            extra["stored_on"] = datetime.now().date()
-    if action == "submit":
-        extra = {"submitted_at": datetime.now()}
-    return _apply(session, Enterprise, ENTERPRISE_TRANSITIONS, "review_status", enterprise_id, action, p, opinion, extra, "enterprise")
-
-
-def act_on_report(session: Session, report_id: int, action: str, p: Principal, opinion: str = "") -> ReportStatus:
-    extra = {"submitted_at": datetime.now()} if action == "submit" else {}
-    if action == "submit":
-        missing = report_missing_fields(session.get(AnnualReport, report_id, populate_existing=True))
-        if missing:
-            raise Refused("请先填写：" + "、".join(missing))
-    return _apply(session, AnnualReport, REPORT_TRANSITIONS, "status", report_id, action, p, opinion, extra, "annual_report")
+# fmt: off
+ANNUAL_REPORT = Machine("annual_report", AnnualReport, "status", (
+    #          action     label         from                       who                → to                                         guards              effects
+    Transition("submit",  "提交",       EDITABLE_REPORT,           ENTERPRISE_FILLER, R.district_review,                           (report_complete,),
+               (Effect("记提交时间", set=lambda c: {"submitted_at": c.now}),), None, confirm="提交后将由所属区县审核，确定提交？"),
+    Transition("approve", "审核通过",   frozenset(REPORT_LEVELS),  REPORT_REVIEWER,   lambda c: REPORT_LEVELS[c.row.status][2],    (), (OPINION,),
+               Reason("审核意见"), confirm="确定审核通过所选年报？"),
+    Transition("reject",  "审核不通过", frozenset(REPORT_LEVELS),  REPORT_REVIEWER,   lambda c: REPORT_LEVELS[c.row.status][3],    (), (OPINION,),
+               Reason("审核意见（不通过原因）", True)),
+), editable={FILLERS: EDITABLE_REPORT, ADMINS: EDITABLE_REPORT | {R.approved}}, record=_review_record("annual_report"))
+# fmt: on
 
 
 REQUIRED_REPORT_FIELDS = ("revenue", "staff", "tech_staff", "rd_expense")

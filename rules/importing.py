@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from models import DICT_CATEGORIES, DictItem, Enterprise, EnterpriseStatus, Region, RegionKind, Role, Unit, UnitStatus
 from rules import audit, scope
 from rules.enterprise_review import link_units
+from rules.refusal import Refused
 from rules.validators import bank_code_error, capital_error, email_error, mobile_error, phone_error, postcode_error, uscc_error
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -34,7 +35,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 ENCRYPTED_MARK = "EncryptedPackage".encode("utf-16-le")
 
 
-class ImportRefused(Exception):
+class ImportRefused(Refused):
     """The whole file is refused; the message says why, in Chinese."""
 
 

@@ -1,17 +1,18 @@
-"""个人信息 and 个人信息审核 (seed 000 §2.4–2.5): which changes wait for review, who reviews them,
-and the compare-and-set review itself.
+"""个人信息 and 个人信息审核 (seed 000 §2.4–2.5): which changes wait for review, and the review as
+a transition table of the one engine (who reviews whom is `rules.scope.person_reviewer`).
 """
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any, Optional
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_, select, update
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from models import REVIEWED_FIELDS, DictItem, Person, ReviewStatus, Role, User
 from rules import audit
-from rules.scope import Principal, equals
+from rules.scope import Principal, person_reviewer
+from rules.transitions import Context, Effect, Machine, Reason, Transition, Who, apply, apply_one, review_log, reviewer
 from rules.validators import id_card_birth, id_card_error
 
 ID_CARD = "中华人民共和国居民身份证"
@@ -45,110 +46,87 @@ def shown_values(person: Person) -> dict[str, Any]:
     return {**approved_values(person), **(person.pending_changes or {})}
 
 
-def submit(session: Session, person: Person, values: dict[str, Any], now: Optional[datetime] = None) -> bool:
-    """Save a person's own edit: other fields at once, reviewed fields as 待审核 changes.
+def save(session: Session, p: Principal, person: Person, values: dict[str, Any], now: Optional[datetime] = None) -> bool:
+    """Save an edit of a person: other fields at once, reviewed fields as 待审核 changes (the
+    提交审核 transition), or 撤回修改 when the person went back to the approved values.
 
-    Returns True when something now waits for review. The approved values stay in force meanwhile.
-    """
+    Returns True when something now waits for review. The approved values stay in force meanwhile."""
     for key, value in values.items():
         if key not in REVIEWED_FIELDS:
             setattr(person, key, value)
-    current = approved_values(person)
-    changes = {f: values[f] for f in REVIEWED_FIELDS if f in values and values[f] != current[f]}
-    if changes:
-        person.pending_changes = changes
-        person.review_status = ReviewStatus.pending
-        person.review_reason = None
-        person.submitted_at = now or datetime.now()
-    elif person.review_status != ReviewStatus.approved:
-        person.pending_changes = None  # the person went back to the approved values: nothing to review
-        person.review_status = ReviewStatus.approved
-        person.review_reason = None
     birth = birth_from(session, person.id_type_id, person.id_no)
     if birth:
         person.birth_date = birth
+    session.flush()
+    current = approved_values(person)
+    changes = {f: values[f] for f in REVIEWED_FIELDS if f in values and values[f] != current[f]}
+    if changes:
+        apply_one(session, p, PERSON, person.id, "submit", now=now, data={"changes": changes})
+    elif person.review_status != ReviewStatus.approved:
+        apply_one(session, p, PERSON, person.id, "withdraw", now=now)
     return bool(changes)
 
 
-def _is_dept_manager():
-    """The person is the manager of their own secondary unit (their review goes to the legal unit)."""
-    return Person.user_id.in_(
-        select(User.id).where(User.role == Role.dept_admin, User.secondary_unit_id == Person.secondary_unit_id)
-    )
+# -- the review (个人信息审核) as a transition table -------------------------------------------------
+P = ReviewStatus
 
 
-def not_self(p: Principal) -> ColumnElement[bool]:
-    return or_(Person.user_id.is_(None), Person.user_id != p.user_id)
+def _self_or_admin(c: Context) -> Optional[str]:
+    if c.row.user_id == c.principal.user_id or c.principal.role == Role.sysadmin:
+        return None
+    return "只能修改本人的个人信息"
 
 
-def reviewed_by(p: Principal) -> ColumnElement[bool]:
-    """The people whose changes this reviewer decides (seed 000 §2.4 note): the secondary unit's manager
-    when the person belongs to one, otherwise the legal unit, which then does not receive it. Never oneself."""
-    if p.role == Role.dept_admin:
-        return and_(equals(Person.secondary_unit_id, p.secondary_unit_id), not_(_is_dept_manager()), not_self(p))
-    if p.role == Role.unit_admin:
-        routed_to_unit = or_(Person.secondary_unit_id.is_(None), _is_dept_manager())
-        return and_(equals(Person.unit_id, p.unit_id), routed_to_unit, not_self(p))
-    return false()
+def reviewer_of(session: Session, person: Person) -> str:
+    """Who decides this person's changes, in words (for a refusal that names the right reviewer)."""
+    for role, text in ((Role.dept_admin, "二级单位管理员"), (Role.unit_admin, "单位管理员"), (Role.authority, "主管部门（区县科技局）")):
+        candidates = session.scalars(select(User).where(User.role == role, User.active.is_(True), *_area(role, person))).all()
+        for user in candidates:
+            if session.scalar(select(Person.id).where(Person.id == person.id, person_reviewer(Principal.of(user)))):
+                return f"{text}{'（法人单位授权人）' if user.unit_authorized else ''}"
+    return ""
 
 
-def _decide(session: Session, p: Principal, person_id: int, values: dict, summary: str) -> Optional[str]:
-    """One compare-and-set review step; returns why it was skipped, or None when done."""
-    person = session.execute(
-        select(Person.review_status, Person.submitted_at, Person.pending_changes, Person.id_type_id, Person.id_no, Person.unit_id).where(Person.id == person_id)
-    ).one_or_none()
-    if person is None or person.review_status != ReviewStatus.pending:
-        return "不是待审核状态"
-    if not session.scalar(select(Person.id).where(Person.id == person_id, reviewed_by(p))):
-        return "不由您审核" if p.role != Role.unit_admin else "由二级单位审核"
-    if callable(values):
-        values = values(person)
-        if isinstance(values, str):
-            return values
-    before = {k: audit.jsonable(v) for k, v in zip(("review_status", "pending_changes"), (person.review_status, person.pending_changes))}
-    result = session.execute(
-        update(Person)
-        .where(Person.id == person_id, Person.review_status == ReviewStatus.pending, Person.submitted_at == person.submitted_at)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return "已被他人处理"
-    after = {k: audit.jsonable(v) for k, v in values.items()}
-    audit.record(session, "update", "person", person_id, before, after, summary)
+def _area(role: Role, person: Person) -> tuple:
+    if role == Role.dept_admin:
+        return (User.secondary_unit_id == person.secondary_unit_id,) if person.secondary_unit_id else (User.id.is_(None),)
+    if role == Role.unit_admin:
+        return (User.unit_id == person.unit_id,)
+    return ()
+
+
+def _not_mine(c: Context) -> str:
+    who = reviewer_of(c.session, c.row)
+    return f"应由{who}审核" if who else "不由您审核"
+
+
+def _id_no_free(c: Context) -> Optional[str]:
+    changes = c.row.pending_changes or {}
+    if "id_no" in changes and c.session.scalar(select(Person.id).where(
+            Person.id != c.row.id, Person.id_type_id == c.row.id_type_id, Person.id_no == changes["id_no"])):
+        return "证件号码已被他人使用"
     return None
 
 
-def approve(session: Session, p: Principal, person_id: int) -> Optional[str]:
-    """审核通过: the waiting changes become the person's values."""
-
-    def values(row):
-        changes = dict(row.pending_changes or {})
-        out: dict[str, Any] = {**changes, "review_status": ReviewStatus.approved, "pending_changes": None, "review_reason": None}
-        if "id_no" in changes:
-            clash = session.scalar(
-                select(Person.id).where(Person.id != person_id, Person.id_type_id == row.id_type_id, Person.id_no == changes["id_no"])
-            )
-            if clash:
-                return "证件号码已被他人使用"
-            birth = birth_from(session, row.id_type_id, changes["id_no"])
-            if birth:
-                out["birth_date"] = birth
-        if "unit_id" in changes and changes["unit_id"] != row.unit_id:
-            out["secondary_unit_id"] = None  # a new 工作单位: the old unit's secondary unit no longer applies
-        return out
-
-    pending = session.scalar(select(Person.pending_changes).where(Person.id == person_id)) or {}
-    problem = _decide(session, p, person_id, values, "个人信息审核通过")
-    if problem is None:
-        _follow_account(session, person_id, pending)
-    return problem
+def _approved_values(c: Context) -> dict:
+    """The waiting changes become the person's values."""
+    row = c.row
+    changes = dict(row.pending_changes or {})
+    out: dict[str, Any] = {**changes, "pending_changes": None, "review_reason": None}
+    if "id_no" in changes:
+        birth = birth_from(c.session, row.id_type_id, changes["id_no"])
+        if birth:
+            out["birth_date"] = birth
+    if "unit_id" in changes and changes["unit_id"] != row.unit_id:
+        out["secondary_unit_id"] = None  # a new 工作单位: the old unit's secondary unit no longer applies
+    c.data["approved"] = changes
+    return out
 
 
-def _follow_account(session: Session, person_id: int, changes: dict) -> None:
+def _follow_account(c: Context) -> None:
     """The person's login account follows an approved 证件号码 or 工作单位 (a 申报人's only)."""
-    user_id = session.scalar(select(Person.user_id).where(Person.id == person_id))
-    user = session.get(User, user_id) if user_id else None
+    session, changes = c.session, c.data.get("approved") or {}
+    user = session.get(User, c.row.user_id) if c.row.user_id else None
     if user is None:
         return
     if "id_no" in changes and not session.scalar(select(User.id).where(User.id_no == changes["id_no"], User.id != user.id)):
@@ -158,10 +136,40 @@ def _follow_account(session: Session, person_id: int, changes: dict) -> None:
     session.flush()
 
 
+OWNER = Who(frozenset(Role), _self_or_admin, "本人（系统管理员可代为维护）")
+PERSON_REVIEWER = reviewer(frozenset({Role.dept_admin, Role.unit_admin, Role.authority}), person_reviewer, _not_mine,
+                           "二级单位管理员；无二级单位者由单位管理员；单位管理员本人由法人单位授权人，无授权人时由主管部门")
+SUBMITTED = Effect("待审核变更与提交时间", set=lambda c: {"pending_changes": c.data["changes"], "review_reason": None, "submitted_at": c.now})
+APPROVED = Effect("变更生效（证件号码带出出生日期；新工作单位清除二级单位）", set=_approved_values)
+ACCOUNT = Effect("登录账号随之更新证件号码、工作单位", after=_follow_account)
+
+# fmt: off
+PERSON = Machine("person", Person, "review_status", (
+    #          action      label         from                                  who              → to         guards          effects        reason
+    Transition("submit",   "提交审核",   frozenset({P.approved, P.pending, P.rejected}), OWNER, P.pending,   (),             (SUBMITTED,),  None, bulk=False),
+    Transition("withdraw", "撤回修改",   frozenset({P.pending, P.rejected}),   OWNER,           P.approved,  (),
+               (Effect("清除待审核变更", set=lambda c: {"pending_changes": None, "review_reason": None}),), None, bulk=False),
+    Transition("approve",  "审核通过",   frozenset({P.pending}),               PERSON_REVIEWER, P.approved,  (_id_no_free,), (APPROVED, ACCOUNT), None,
+               confirm="确定审核通过所选人员的个人信息？"),
+    Transition("reject",   "审核不通过", frozenset({P.pending}),               PERSON_REVIEWER, P.rejected,  (),
+               (Effect("记驳回原因", set=lambda c: {"review_reason": c.reason}),), Reason("驳回原因", True)),
+), editable={frozenset(Role): frozenset(P)}, record=review_log("person"), row_label=lambda person: person.name,
+   # a change submitted again meanwhile is not decided blind
+   cas_where=lambda c: [Person.submitted_at == c.row.submitted_at] if c.transition.who is PERSON_REVIEWER else [],
+   audit_before=lambda c: {"pending_changes": audit.jsonable(c.row.pending_changes)})
+# fmt: on
+
+
+def approve(session: Session, p: Principal, person_id: int) -> Optional[str]:
+    """审核通过 of one person (None when done, else why not)."""
+    outcome = apply(session, p, PERSON, [person_id], "approve")
+    return outcome.skipped[0][1] if outcome.skipped else None
+
+
 def reject(session: Session, p: Principal, person_id: int, reason: str) -> Optional[str]:
-    """审核不通过 with the reason shown to the person; the changes stay for them to correct."""
-    if not reason.strip():
-        return "请填写驳回原因"
-    return _decide(
-        session, p, person_id, {"review_status": ReviewStatus.rejected, "review_reason": reason.strip()}, f"个人信息审核不通过：{reason.strip()}"
-    )
+    outcome = apply(session, p, PERSON, [person_id], "reject", reason)
+    return outcome.skipped[0][1] if outcome.skipped else None
+
+
+def reviewed_by(p: Principal) -> ColumnElement[bool]:
+    return person_reviewer(p)

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import DictItem, RegistrationRoute, ReviewStatus, Role, Unit, UnitRegistration, UnitStatus, User
 from rules import audit
 from rules.enterprise_review import link_units
-from rules.scope import EVERYTHING, Principal, equals
+from rules.scope import Principal, registration_reviewer
+from rules.transitions import Context, Effect, Machine, Reason, Refused, Transition, Who, apply, apply_one, review_log, reviewer
 from rules.validators import email_error, mobile_error, uscc_error
 
 # seed 002 §6 1.5: 事业（机关）单位、国有企业 → 上级主管部门; 非公有制经济、社会组织 → 参保地区县;
@@ -45,12 +46,6 @@ REQUIRED = {
 }
 
 
-class RegistrationError(ValueError):
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("；".join(errors.values()))
-        self.errors = errors
-
-
 @dataclass(frozen=True)
 class Routing:
     route: RegistrationRoute
@@ -60,19 +55,6 @@ class Routing:
 
 def route_for(nature_name: Optional[str]) -> Optional[RegistrationRoute]:
     return ROUTES.get(nature_name or "")
-
-
-def reviewer_predicate(p: Principal) -> ColumnElement[bool]:
-    """The registrations this principal decides: the competent department's or district's authority,
-    or the city bureau for 市级主管部门 and 留创园."""
-    if p.role == Role.authority:
-        return or_(
-            and_(UnitRegistration.route == RegistrationRoute.competent, equals(UnitRegistration.reviewer_unit_id, p.unit_id)),
-            and_(UnitRegistration.route == RegistrationRoute.district, equals(UnitRegistration.reviewer_region_id, p.region_id)),
-        )
-    if p.role in EVERYTHING:
-        return UnitRegistration.route == RegistrationRoute.city
-    return false()
 
 
 def uscc_taken(session: Session, uscc: str, registrant_id: Optional[int] = None) -> Optional[str]:
@@ -129,7 +111,7 @@ def validate(session: Session, registrant: User, data: dict[str, Any]) -> Routin
         else:
             routing = Routing(route)
     if errors:
-        raise RegistrationError(errors)
+        raise Refused(errors=errors)
     assert routing is not None
     return routing
 
@@ -156,78 +138,92 @@ def competent_units(session: Session) -> list[Unit]:
 
 
 def register(session: Session, registrant: User, data: dict[str, Any], now: Optional[datetime] = None) -> UnitRegistration:
-    """注册管理员: a pending unit and its registration, routed to its reviewer (or a rejected one resubmitted)."""
+    """注册管理员: a pending unit and its registration, routed to its reviewer (or a rejected one
+    submitted again through the 重新提交 transition)."""
     routing = validate(session, registrant, data)
+    now = now or datetime.now()
     values = {k: (data.get(k) or None) for k in UNIT_FIELDS}
     values["uscc"] = values["uscc"].strip().upper()
     values["nature_id"] = int(values["nature_id"])
     values["region_id"] = int(values["region_id"])
     existing = session.scalars(select(Unit).where(Unit.uscc == values["uscc"])).first()
     registration = _own_rejected(session, existing, registrant.id) if existing is not None else None
-    unit = existing if registration is not None else Unit()
-    for key, value in values.items():
-        setattr(unit, key, value)
-    unit.status = UnitStatus.pending
-    unit.competent_unit_id = routing.reviewer_unit_id
+    route = {"route": routing.route, "reviewer_unit_id": routing.reviewer_unit_id, "reviewer_region_id": routing.reviewer_region_id}
     if registration is None:
+        unit = Unit(**values, status=UnitStatus.pending, competent_unit_id=routing.reviewer_unit_id)
         session.add(unit)
         session.flush()
-        registration = UnitRegistration(unit_id=unit.id, registrant_id=registrant.id)
+        registration = UnitRegistration(unit_id=unit.id, registrant_id=registrant.id, status=ReviewStatus.pending, submitted_at=now, **route)
         session.add(registration)
-    registration.route = routing.route
-    registration.reviewer_unit_id = routing.reviewer_unit_id
-    registration.reviewer_region_id = routing.reviewer_region_id
-    registration.status = ReviewStatus.pending
-    registration.reason = None
-    registration.submitted_at = now or datetime.now()
+        session.flush()
+        return registration
+    unit = registration.unit
+    for key, value in values.items():
+        setattr(unit, key, value)
+    unit.competent_unit_id = routing.reviewer_unit_id
     session.flush()
-    return registration
+    apply_one(session, Principal.of(registrant), REGISTRATION, registration.id, "submit", now=now, data={"route": route})
+    return session.get(UnitRegistration, registration.id)
 
 
-def _cas(session: Session, p: Principal, reg_id: int, values: dict, summary: str) -> Optional[UnitRegistration]:
-    result = session.execute(
-        update(UnitRegistration)
-        .where(UnitRegistration.id == reg_id, UnitRegistration.status == ReviewStatus.pending, reviewer_predicate(p))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return None
-    audit.record(session, "update", "unit_registration", reg_id, {"status": "pending"}, {k: audit.jsonable(v) for k, v in values.items()}, summary)
-    reg = session.get(UnitRegistration, reg_id)
-    session.refresh(reg)
-    return reg
+# -- 单位注册审核 as a transition table ------------------------------------------------------------
+G = ReviewStatus
 
 
-def skip_reason(session: Session, p: Principal, reg_id: int) -> str:
-    reg = session.get(UnitRegistration, reg_id)
-    if reg is None or reg.status != ReviewStatus.pending:
-        return "不是待审核状态"
-    return f"应由{reg.route.label.removesuffix('审核')}审核"
+def _own_registration(c: Context) -> Optional[str]:
+    return None if c.row.registrant_id == c.principal.user_id else "只能提交本人的单位注册"
+
+
+def _not_mine(c: Context) -> str:
+    return f"应由{c.row.route.label.removesuffix('审核')}审核"
+
+
+def _unit_becomes(status: UnitStatus):
+    def after(c: Context) -> None:
+        old = c.session.scalar(select(Unit.status).where(Unit.id == c.row.unit_id))
+        c.session.execute(update(Unit).where(Unit.id == c.row.unit_id).values(status=status).execution_options(synchronize_session=False))
+        c.audits.append(audit.entry("update", "unit", c.row.unit_id, {"status": old.value}, {"status": status.value},
+                                    f"单位注册{c.transition.label}：{c.row.unit.name}", at=c.now))
+
+    return after
+
+
+def _registrant_becomes_admin(c: Context) -> None:
+    """审核通过: the registrant becomes the unit's admin (seed 002 §5.1 step 5); a 科技型企业 on file
+    with the same credit code becomes the unit's."""
+    user = c.session.get(User, c.row.registrant_id)
+    user.role, user.unit_id, user.secondary_unit_id, user.unit_authorized = Role.unit_admin, c.row.unit_id, None, False
+    c.session.flush()
+    link_units(c.session)
+
+
+REGISTRANT = Who(frozenset({Role.applicant}), _own_registration, "注册人本人")
+REVIEWER = reviewer(frozenset({Role.authority, Role.bureau, Role.sysadmin}), registration_reviewer, _not_mine,
+                    "按单位性质：上级主管部门、参保地区县，或市局")
+REVIEWED = Effect("记审核人与审核时间", set=lambda c: {"reviewed_at": c.now, "reviewed_by_id": c.principal.user_id})
+
+# fmt: off
+REGISTRATION = Machine("unit_registration", UnitRegistration, "status", (
+    #          action     label         from                    who         → to          guards  effects
+    Transition("submit",  "重新提交",   frozenset({G.rejected}), REGISTRANT, G.pending,   (),
+               (Effect("按单位性质重新分派审核单位", set=lambda c: {**c.data["route"], "reason": None, "submitted_at": c.now}),
+                Effect("单位改为待审核", after=_unit_becomes(UnitStatus.pending))), None, bulk=False),
+    Transition("approve", "审核通过",   frozenset({G.pending}),  REVIEWER,   G.approved,  (),
+               (REVIEWED, Effect("单位生效", after=_unit_becomes(UnitStatus.approved)),
+                Effect("注册人成为单位管理员；同一统一社会信用代码的企业归属该单位", after=_registrant_becomes_admin)),
+               None, confirm="确定审核通过所选单位注册？通过后注册人成为该单位的单位管理员。"),
+    Transition("reject",  "审核不通过", frozenset({G.pending}),  REVIEWER,   G.rejected,  (),
+               (REVIEWED, Effect("记不通过原因", set=lambda c: {"reason": c.reason}), Effect("单位改为未通过", after=_unit_becomes(UnitStatus.rejected))),
+               Reason("审核意见（不通过原因）", True)),
+), record=review_log("unit_registration"), row_label=lambda reg: reg.unit.name)
+# fmt: on
 
 
 def approve(session: Session, p: Principal, reg_id: int, now: Optional[datetime] = None) -> Optional[str]:
-    """审核通过: the unit becomes active and the registrant its unit admin (seed 002 §5.1 step 5)."""
-    now = now or datetime.now()
-    reg = _cas(session, p, reg_id, {"status": ReviewStatus.approved, "reviewed_at": now, "reviewed_by_id": p.user_id}, "单位注册审核通过")
-    if reg is None:
-        return skip_reason(session, p, reg_id)
-    reg.unit.status = UnitStatus.approved
-    user = reg.registrant
-    user.role, user.unit_id, user.secondary_unit_id, user.unit_authorized = Role.unit_admin, reg.unit_id, None, False
-    session.flush()
-    link_units(session)  # a 科技型企业 on file with the same credit code is this unit's
-    return None
+    outcome = apply(session, p, REGISTRATION, [reg_id], "approve", now=now)
+    return outcome.skipped[0][1] if outcome.skipped else None
 
 
 def reject(session: Session, p: Principal, reg_id: int, reason: str, now: Optional[datetime] = None) -> Optional[str]:
-    """审核不通过 with a reason; the registrant may correct and register again."""
-    if not reason.strip():
-        return "请填写审核意见"
-    values = {"status": ReviewStatus.rejected, "reason": reason.strip(), "reviewed_at": now or datetime.now(), "reviewed_by_id": p.user_id}
-    reg = _cas(session, p, reg_id, values, f"单位注册审核不通过：{reason.strip()}")
-    if reg is None:
-        return skip_reason(session, p, reg_id)
-    reg.unit.status = UnitStatus.rejected
-    session.flush()
-    return None
+    outcome = apply(session, p, REGISTRATION, [reg_id], "reject", reason, now=now)
+    return outcome.skipped[0][1] if outcome.skipped else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
 
 from models import (
     AnnualReport,
@@ -27,7 +27,9 @@ from models import (
     Member,
     Person,
     ProgressReport,
+    ProgressStatus,
     Region,
+    RegistrationRoute,
     ReviewRecord,
     Role,
     SecondaryUnit,
@@ -50,6 +52,8 @@ class Principal:
     unit_id: Optional[int] = None
     secondary_unit_id: Optional[int] = None
     region_id: Optional[int] = None
+    authorized: bool = False  # 法人单位授权人 (a unit admin granted by the legal unit)
+    modules: frozenset = frozenset()  # 模块配置 of a 填报用户: the call types they may declare in
 
     @classmethod
     def of(cls, user) -> "Principal":
@@ -59,22 +63,33 @@ class Principal:
             unit_id=user.unit_id,
             secondary_unit_id=user.secondary_unit_id,
             region_id=user.region_id,
+            authorized=bool(getattr(user, "unit_authorized", False)),
+            modules=frozenset(getattr(user, "modules", None) or ()),
         )
 
 
 Rule = Callable[[Principal], ColumnElement[bool]]
 _RULES: dict[type, Rule] = {}
+_PRIVATE: dict[type, Rule] = {}  # rows private to their owner even for 全部 (drafts)
+
+
+def _registrar(table: dict[type, Rule], *models: type) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for model in models:
+            table[model] = fn
+        return fn
+
+    return register
 
 
 def rule(*models: type) -> Callable[[Rule], Rule]:
     """Register the scope rule of one or more models."""
+    return _registrar(_RULES, *models)
 
-    def register(fn: Rule) -> Rule:
-        for model in models:
-            _RULES[model] = fn
-        return fn
 
-    return register
+def private(*models: type) -> Callable[[Rule], Rule]:
+    """Register which rows of a model stay with their owner for every role, 全部 included."""
+    return _registrar(_PRIVATE, *models)
 
 
 def predicate(principal: Optional[Principal], model: type) -> ColumnElement[bool]:
@@ -82,7 +97,8 @@ def predicate(principal: Optional[Principal], model: type) -> ColumnElement[bool
     if principal is None:
         return false()
     if principal.role in EVERYTHING:
-        return true()
+        fn = _PRIVATE.get(model)
+        return fn(principal) if fn else true()
     fn = _RULES.get(model)
     return fn(principal) if fn else false()
 
@@ -168,11 +184,9 @@ def _audit(p: Principal) -> ColumnElement[bool]:
 @rule(UnitRegistration)
 def _unit_registration(p: Principal) -> ColumnElement[bool]:
     """The registrant sees their own; the reviewer its routed ones; a unit admin its unit's."""
-    from rules.registration import reviewer_predicate
-
     own = UnitRegistration.registrant_id == p.user_id
     if p.role == Role.authority:
-        return or_(own, reviewer_predicate(p))
+        return or_(own, registration_reviewer(p))
     if p.role == Role.unit_admin:
         return or_(own, equals(UnitRegistration.unit_id, p.unit_id))
     return own
@@ -184,17 +198,23 @@ def _call(p: Principal) -> ColumnElement[bool]:
     return true()  # calls are public notices
 
 
+@private(Declaration)
+def not_a_draft_of_others(p: Principal) -> ColumnElement[bool]:
+    """A 未提交 declaration is its applicant's alone, whatever the other's role."""
+    return or_(Declaration.status != Status.draft, Declaration.applicant_id == p.user_id)
+
+
 @rule(Declaration)
 def _declaration(p: Principal) -> ColumnElement[bool]:
     """申报人: own; reviewers: submitted rows of their area (drafts stay private)."""
     if p.role == Role.applicant:
         return Declaration.applicant_id == p.user_id
     area = in_unit_area(p, Declaration.unit_id, Declaration.secondary_unit_id)
-    return and_(area, Declaration.status != Status.draft)
+    return and_(area, not_a_draft_of_others(p))
 
 
 def _of_declaration(column) -> Rule:
-    return lambda p: column.in_(select(Declaration.id).where(_declaration(p)))
+    return lambda p: column.in_(select(Declaration.id).where(predicate(p, Declaration)))
 
 
 for _child, _col in (
@@ -205,6 +225,18 @@ for _child, _col in (
     (ProgressReport, ProgressReport.declaration_id),
 ):
     rule(_child)(_of_declaration(_col))
+    private(_child)(_of_declaration(_col))
+
+
+@private(ProgressReport)
+def _progress_report_private(p: Principal) -> ColumnElement[bool]:
+    """An 未上报 调度填报 is its applicant's alone, like a draft declaration."""
+    own = ProgressReport.declaration_id.in_(select(Declaration.id).where(Declaration.applicant_id == p.user_id))
+    visible = ProgressReport.declaration_id.in_(select(Declaration.id).where(predicate(p, Declaration)))
+    return and_(visible, or_(ProgressReport.status != ProgressStatus.draft, own))
+
+
+rule(ProgressReport)(_progress_report_private)
 
 
 @rule(UnitRevenue)
@@ -250,3 +282,61 @@ def _export_job(p: Principal) -> ColumnElement[bool]:
 def owner_only(p: Optional[Principal]) -> ColumnElement[bool]:
     """Export jobs of this user only, whatever the role."""
     return false() if p is None else ExportJob.owner_id == p.user_id
+
+
+# -- reviewer routing: who decides a pending row (named predicates, used by the transitions) --
+def registration_reviewer(p: Principal) -> ColumnElement[bool]:
+    """The registrations this principal decides: the competent department's or district's authority,
+    or the city bureau for 市级主管部门 and 留创园."""
+    if p.role == Role.authority:
+        return or_(
+            and_(UnitRegistration.route == RegistrationRoute.competent, equals(UnitRegistration.reviewer_unit_id, p.unit_id)),
+            and_(UnitRegistration.route == RegistrationRoute.district, equals(UnitRegistration.reviewer_region_id, p.region_id)),
+        )
+    if p.role in EVERYTHING:
+        return UnitRegistration.route == RegistrationRoute.city
+    return false()
+
+
+def _person_account(*where) -> ColumnElement[bool]:
+    return Person.user_id.in_(select(User.id).where(*where))
+
+
+def _is_dept_manager() -> ColumnElement[bool]:
+    """The person manages their own secondary unit (their review goes to the legal unit)."""
+    return _person_account(User.role == Role.dept_admin, User.secondary_unit_id == Person.secondary_unit_id)
+
+
+def _is_unit_admin() -> ColumnElement[bool]:
+    return _person_account(User.role == Role.unit_admin, User.unit_id == Person.unit_id)
+
+
+def _is_authorized_admin() -> ColumnElement[bool]:
+    return _person_account(User.role == Role.unit_admin, User.unit_authorized.is_(True), User.unit_id == Person.unit_id)
+
+
+def _unit_has_authorized_admin() -> ColumnElement[bool]:
+    return Person.unit_id.in_(select(User.unit_id).where(User.role == Role.unit_admin, User.unit_authorized.is_(True)))
+
+
+def not_self(p: Principal) -> ColumnElement[bool]:
+    return or_(Person.user_id.is_(None), Person.user_id != p.user_id)
+
+
+def person_reviewer(p: Principal) -> ColumnElement[bool]:
+    """The people whose changes this reviewer decides (seed 000 §2.4 note), so that every change has
+    exactly one reviewer and nobody reviews oneself:
+    - in a secondary unit: its manager (二级单位管理员);
+    - no secondary unit, or the secondary unit's own manager: the legal unit's admin;
+    - a unit admin: the unit's 法人单位授权人, or the unit's authority (主管部门/区县) when the unit
+      has none or the person is the 授权人 themself."""
+    admin_by_authority = and_(_is_unit_admin(), or_(not_(_unit_has_authorized_admin()), _is_authorized_admin()))
+    if p.role == Role.dept_admin:
+        return and_(equals(Person.secondary_unit_id, p.secondary_unit_id), not_(_is_dept_manager()), not_(_is_unit_admin()), not_self(p))
+    if p.role == Role.unit_admin:
+        ordinary = and_(or_(Person.secondary_unit_id.is_(None), _is_dept_manager()), not_(_is_unit_admin()))
+        other_admin = and_(_is_unit_admin(), not_(_is_authorized_admin())) if p.authorized else false()
+        return and_(equals(Person.unit_id, p.unit_id), or_(ordinary, other_admin), not_self(p))
+    if p.role == Role.authority:
+        return and_(Person.unit_id.in_(authority_units(p)), admin_by_authority, not_self(p))
+    return false()

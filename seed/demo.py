@@ -166,6 +166,18 @@ def seed_units(ctx: DemoContext) -> None:
     ctx.units = {u.name: u for u in s.scalars(select(Unit))}
 
 
+# 模块配置 of the demo 填报用户 (seed 004): researchers declare in the research and returnee calls,
+# enterprise users in 技术创新项目.
+RESEARCH_MODULES = ["research", "startup", "innovation_fund"]
+ENTERPRISE_MODULES = ["tech_innovation"]
+
+
+def demo_modules(role: Role, unit: Optional[str]) -> Optional[list]:
+    if role != Role.applicant:
+        return None
+    return ENTERPRISE_MODULES if unit and "公司" in unit else RESEARCH_MODULES
+
+
 def seed_accounts(ctx: DemoContext) -> None:
     s = ctx.session
     existing = {u.username: u for u in s.scalars(select(User))}
@@ -184,6 +196,7 @@ def seed_accounts(ctx: DemoContext) -> None:
             unit_id=ctx.units[unit].id if unit else None,
             secondary_unit_id=secondary.id if secondary else None,
             region_id=ctx.regions[region].id if region else None,
+            modules=demo_modules(role, unit),
         )
         s.add(user)
         s.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models import (
     Person,
@@ -87,9 +87,10 @@ def seed_person_changes(ctx: DemoContext) -> None:
     ):
         person = s.scalar(select(Person).join(User, User.id == Person.user_id).where(User.username == username))
         if person is not None and person.pending_changes is None:
-            person.pending_changes = changes
-            person.review_status = ReviewStatus.pending
-            person.submitted_at = datetime(2024, 2, 1, 9, 30)
+            # the demo world's starting state, written as data (not a transition anyone took)
+            s.execute(update(Person).where(Person.id == person.id).values(
+                pending_changes=changes, review_status=ReviewStatus.pending, submitted_at=datetime(2024, 2, 1, 9, 30)))
+            s.expire(person)
 
 
 STEPS = [seed_authority_accounts, seed_registrations, seed_person_changes]

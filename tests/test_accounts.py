@@ -94,11 +94,11 @@ def test_module_configuration(client_as, db_session):
     assert all(label in page for label in ("科研项目", "创业资助", "创新资助", "技术创新项目"))
     assert 'id="role"' not in page and 'id="unit"' not in page  # not the unit admin's to change
     data = form_data(page)
-    data["modules"] = ["research", "innovation"]
+    data["modules"] = ["research", "innovation_fund"]
     data["role"] = "sysadmin"  # posted anyway: ignored
     assert client.post(f"/admin/user/edit/?id={zhang.id}", data=data).status_code == 302
     zhang = user(db_session, "applicant_zhang")
-    assert zhang.modules == ["research", "innovation"] and zhang.role == Role.applicant
+    assert zhang.modules == ["research", "innovation_fund"] and zhang.role == Role.applicant
     assert "科研项目、创新资助" in client.get("/admin/user/").get_data(as_text=True)
 
 

@@ -16,16 +16,14 @@ from flask_admin.contrib.sqla.fields import QuerySelectField
 from flask_admin.model.form import InlineFormAdmin
 
 from admin_views.base import ScopedModelView, scoped_options
-from admin_views.roles import ALL
 from extensions import db
 from models import DictItem, Person, Role, SecondaryUnit, Unit
+from rules import permissions
+from rules.permissions import ALL, Grant
 from tests.conftest import login
 
 
 class ProbePersonView(ScopedModelView):
-    roles = ALL
-    edit_roles = frozenset({Role.unit_admin, Role.sysadmin})
-    create_roles = frozenset({Role.unit_admin})
     column_list = ("name", "position", "unit")
     column_editable_list = ("position",)
     column_searchable_list = ("name", "id_no")
@@ -35,8 +33,6 @@ class ProbePersonView(ScopedModelView):
 
 
 class ProbeUnitView(ScopedModelView):
-    roles = ALL
-    edit_roles = frozenset({Role.unit_admin})
     form_columns = ("name", "secondary_units")
     inline_models = (
         (SecondaryUnit, {"form_columns": ("id", "name", "manager_name")}),
@@ -54,15 +50,24 @@ class MoveInline(InlineFormAdmin):
 class ProbeDeptView(ScopedModelView):
     """Inline secondary units whose rows each carry a select of units (built unscoped on purpose)."""
 
-    roles = ALL
-    edit_roles = frozenset({Role.unit_admin})
     form_columns = ("name", "secondary_units")
     inline_models = (MoveInline(SecondaryUnit),)
 
 
+# The probes' rights, declared where every view's are (rules/permissions.py).
+PROBE_GRANTS = {
+    "probe_person": Grant(ALL, create=frozenset({Role.unit_admin}), edit=frozenset({Role.unit_admin, Role.sysadmin})),
+    "probe_unit": Grant(ALL, edit=frozenset({Role.unit_admin})),
+    "probe_dept": Grant(ALL, edit=frozenset({Role.unit_admin})),
+}
+
+
 @pytest.fixture
-def probe(app, database):
+def probe(app, database, monkeypatch):
     from app import create_app
+
+    for endpoint, grant in PROBE_GRANTS.items():
+        monkeypatch.setitem(permissions.VIEWS, endpoint, grant)
 
     probe_app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database["url"], "SECRET_KEY": uuid.uuid4().hex})
     admin = probe_app.extensions["admin"][0]

@@ -52,3 +52,46 @@ def test_unit_admin_logs_in_and_opens_the_person_list(live_server, page, tmp_pat
     units = set(page.locator("table.model-list tbody td.col-unit").all_inner_texts())
     assert units == {"重庆大学"}
     page.screenshot(path=str(tmp_path / "person-list.png"), full_page=True)
+
+
+def _shot(page, tmp_path, name):
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ.get("SCREENSHOTS") or tmp_path)
+    page.screenshot(path=str(folder / name), full_page=True)
+
+
+def _login(page, live_server, username, target):
+    page.goto(f"{live_server}{target}")
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_reviewer_returns_a_declaration_from_its_details_page(live_server, page, tmp_path, db_session):
+    """The buttons come from the transition table: 审核通过 and 退回 at the unit level, the reason asked once."""
+    from sqlalchemy import select
+
+    from models import Declaration, Status
+
+    d = db_session.scalars(select(Declaration).where(Declaration.name == "山地城市桥梁健康监测关键技术")).one()
+    _login(page, live_server, "unit_cqu", f"/admin/declaration/details/?id={d.id}")
+    page.wait_for_url(f"{live_server}/admin/declaration/details/*")
+    buttons = page.locator("button[data-action]").all_inner_texts()
+    assert buttons == ["审核通过", "退回"]
+    _shot(page, tmp_path, "transition-details-unit_cqu.png")
+    page.click("button[data-action=return]")
+    page.wait_for_selector("textarea[name=reason]")
+    assert "退回原因" in page.content()
+    page.click("button:has-text(\"确认退回\")")
+    assert "请填写退回原因" in page.content()  # an empty reason is refused, the page stays
+    page.fill("textarea[name=reason]", "经费预算不合理")
+    _shot(page, tmp_path, "transition-reason-unit_cqu.png")
+    page.click("button:has-text(\"确认退回\")")
+    page.wait_for_load_state()
+    assert "已退回 1 条" in page.content()
+    _shot(page, tmp_path, "transition-done-unit_cqu.png")
+    db_session.expire_all()
+    returned = db_session.get(Declaration, d.id)
+    assert returned.status == Status.returned and returned.return_reason == "经费预算不合理"

@@ -117,7 +117,7 @@ def test_person_in_a_secondary_unit_goes_to_its_manager_not_the_legal_unit(clien
     assert zhang.secondary_unit_id is not None and zhang.review_status == ReviewStatus.pending
     refused = client_as("unit_cqu").action("person", "approve", [zhang.id])
     assert refused.status_code == 302
-    assert "由二级单位审核" in client_as("unit_cqu").get("/admin/person/").get_data(as_text=True)
+    assert "应由二级单位管理员审核" in client_as("unit_cqu").get("/admin/person/").get_data(as_text=True)
     assert person_of(db_session, "applicant_zhang").review_status == ReviewStatus.pending
     client_as("dept_cqu_se").action("person", "approve", [zhang.id])
     zhang = person_of(db_session, "applicant_zhang")
@@ -128,7 +128,10 @@ def test_person_in_a_secondary_unit_goes_to_its_manager_not_the_legal_unit(clien
 def test_person_without_a_secondary_unit_goes_to_the_legal_unit(client_as, db_session):
     li = person_of(db_session, "applicant_li")
     assert li.secondary_unit_id is None and li.review_status == ReviewStatus.pending
-    assert client_as("dept_cqu_se").action("person", "approve", [li.id]).status_code == 404  # not even in its scope
+    client_as("dept_cqu_se").action("person", "approve", [li.id])
+    refused = client_as("dept_cqu_se").get("/admin/person/").get_data(as_text=True)
+    assert "记录不存在或不在您的数据范围内" in refused and "李娜" not in refused  # not even in its scope
+    assert person_of(db_session, "applicant_li").review_status == ReviewStatus.pending
     client_as("unit_cqu").action("person", "approve", [li.id])
     li = person_of(db_session, "applicant_li")
     assert li.review_status == ReviewStatus.approved and li.position == "副教授"
@@ -137,7 +140,7 @@ def test_person_without_a_secondary_unit_goes_to_the_legal_unit(client_as, db_se
 def test_the_manager_own_change_goes_to_the_legal_unit(client_as, db_session):
     manager = person_of(db_session, "dept_cqu_se")
     own_edit(client_as("dept_cqu_se"), db_session, "dept_cqu_se", position="副院长")
-    assert people.approve(db_session, principal(db_session, "dept_cqu_se"), manager.id) == "不由您审核"
+    assert people.approve(db_session, principal(db_session, "dept_cqu_se"), manager.id) == "应由单位管理员审核"
     db_session.rollback()
     assert people.approve(db_session, principal(db_session, "unit_cqu"), manager.id) is None
     db_session.commit()
@@ -185,7 +188,7 @@ def test_bulk_review_reports_done_and_skipped(client_as, db_session):
     client = client_as("unit_cqu")
     client.action("person", "approve", [*pending, approved[0]])
     message = client.get("/admin/person/").get_data(as_text=True)
-    assert f"已审核通过 {len(pending)} 条，跳过 1 条" in message and "不是待审核状态" in message
+    assert f"已审核通过 {len(pending)} 条，跳过 1 条" in message and "当前状态为“审核已通过”，不能审核通过" in message
     db_session.expire_all()
     assert all(db_session.get(Person, i).review_status == ReviewStatus.approved for i in pending)
 
@@ -194,7 +197,7 @@ def test_review_is_compare_and_set(db_session):
     li = person_of(db_session, "applicant_li")
     first = principal(db_session, "unit_cqu")
     assert people.approve(db_session, first, li.id) is None
-    assert people.reject(db_session, first, li.id, "晚到的驳回") == "不是待审核状态"
+    assert people.reject(db_session, first, li.id, "晚到的驳回") == "当前状态为“审核已通过”，不能审核不通过"
     db_session.commit()
     assert person_of(db_session, "applicant_li").review_status == ReviewStatus.approved
 
@@ -241,8 +244,10 @@ def test_another_unit_cannot_see_or_review_our_people(client_as, db_session):
     for username in ("unit_swu", "unit_ent"):
         client = client_as(username)
         assert client.get(f"/admin/person/details/?id={li.id}").status_code == 404
-        assert client.action("person", "approve", [li.id]).status_code == 404
-        assert client.action("person", "reject", [zhang.id], reason="越权").status_code == 404
+        client.action("person", "approve", [li.id])
+        assert "记录不存在或不在您的数据范围内" in client.get("/admin/person/").get_data(as_text=True)
+        client.action("person", "reject", [zhang.id], reason="越权")
+        assert "记录不存在或不在您的数据范围内" in client.get("/admin/person/").get_data(as_text=True)
         listed = re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', client.get("/admin/person/?page_size=100").get_data(as_text=True))
         assert listed and str(li.id) not in listed and str(zhang.id) not in listed
     assert person_of(db_session, "applicant_li").review_status == ReviewStatus.pending

@@ -71,7 +71,10 @@ def test_each_unit_type_is_routed_and_approved_by_its_reviewer(client_as, db_ses
     assert reg.route == route and reg.status == ReviewStatus.pending and reg.unit.status == UnitStatus.pending
 
     assert client_as(outsider).get(f"/admin/registration/details/?id={reg.id}").status_code == 404
-    assert client_as(outsider).action("registration", "approve", [reg.id]).status_code == 404
+    client_as(outsider).action("registration", "approve", [reg.id])
+    refused = client_as(outsider).get("/admin/registration/").get_data(as_text=True)
+    assert "跳过 1 条" in refused and "记录不存在或不在您的数据范围内" in refused and "重庆新注册科技有限公司" not in refused
+    assert registration_of(db_session, "重庆新注册科技有限公司").status == ReviewStatus.pending
     page = client_as(reviewer).get("/admin/").get_data(as_text=True)
     assert "单位注册待审核" in page
 
@@ -166,7 +169,7 @@ def test_review_is_compare_and_set_and_audited(client_as, db_session):
     client = client_as("authority_yb")
     client.action("registration", "approve", [reg.id])
     client.action("registration", "reject", [reg.id], reason="晚到的驳回")
-    assert "不是待审核状态" in client.get("/admin/registration/").get_data(as_text=True)
+    assert "当前状态为“审核已通过”，不能审核不通过" in client.get("/admin/registration/").get_data(as_text=True)
     reg = registration_of(db_session, "重庆渝北云帆科技有限公司")
     assert reg.status == ReviewStatus.approved
     log = db_session.scalars(select(AuditLog).where(AuditLog.table_name == "unit_registration", AuditLog.row_id == str(reg.id))).all()

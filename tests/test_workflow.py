@@ -171,11 +171,15 @@ def test_wrong_role_is_refused_and_nothing_changes(client_as, db_session, userna
     ("authority_yb", "智能网联汽车软件测试技术研究"),  # another authority's unit
     ("applicant_li", "面向微服务架构的智能运维关键技术研究"),  # someone else's declaration
 ])
-def test_out_of_scope_ids_are_404(client_as, db_session, username, name):
+def test_out_of_scope_ids_are_skipped_without_confirming_they_exist(client_as, db_session, username, name):
     d = decl(db_session, name)
     client = client_as(username)
     for action in ("approve", "return", "withdraw"):
-        assert act(client, action, [d.id], follow=False, reason="x").status_code in (404,)
+        response = act(client, action, [d.id], reason="x")
+        if response.status_code == 404:  # the action is not this role's at all
+            continue
+        page = text(response)
+        assert "跳过 1 条" in page and "记录不存在或不在您的数据范围内" in page and name not in page
     assert client.get(f"/admin/declaration/details/?id={d.id}").status_code == 404
     assert client.get(f"/admin/declaration/preview/{d.id}/").status_code == 404
     assert name not in text(client.get("/admin/declaration/?search=" + name[:4]))
@@ -203,15 +207,21 @@ def test_details_page_offers_only_allowed_actions(client_as, db_session):
     assert "上一条" in view_only and "下一条" in view_only
 
 
-def test_rules_refuse_wrong_role_in_chinese():
-    """The workflow itself (no view) explains a refusal for a role acting out of its level."""
+def test_rules_refuse_wrong_role_in_chinese(db_session):
+    """The transition table itself (no view) explains a refusal for a role acting out of its level."""
     from types import SimpleNamespace
 
     from models import Role
-    from rules import scope, workflow
+    from rules import scope, transitions, workflow
 
-    p = scope.Principal(user_id=1, role=Role.unit_admin, unit_id=1)
+    unit_admin = scope.Principal(user_id=1, role=Role.unit_admin, unit_id=1)
+    other_applicant = scope.Principal(user_id=3, role=Role.applicant, unit_id=1)
     row = SimpleNamespace(status=Status.bureau_review, applicant_id=2, call=SimpleNamespace(authority_label="主管部门审核"))
-    assert "不在您的审核环节" in workflow.who_refusal(workflow.BY_ACTION["approve"], p, row)
-    assert "只有申报人本人" in workflow.who_refusal(workflow.BY_ACTION["submit"], p, row)
-    assert [t.action for t in workflow.allowed_actions(p, row)] == []
+    m = workflow.DECLARATION
+    assert "当前为科技局审核环节，不在您的审核环节" in transitions.refusal(db_session, unit_admin, m, "approve", row)
+    assert "您无权不予立项" in transitions.refusal(db_session, unit_admin, m, "reject", row)
+    row.status = Status.dept_review
+    assert "不在您的审核环节" in transitions.refusal(db_session, unit_admin, m, "approve", row)
+    row.status = Status.draft
+    assert "只有申报人本人可以提交" in transitions.refusal(db_session, other_applicant, m, "submit", row)
+    assert transitions.allowed(db_session, unit_admin, m, row) == []

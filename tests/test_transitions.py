@@ -1,0 +1,181 @@
+"""Every transition of every table, generated from the tables themselves: the right account (role and
+level) succeeds once, every other demo account is refused in Chinese and nothing changes, one
+review record and one audit row are written, and the same request again is refused.
+
+The expectations — which demo row, who may act, where it goes — are written by hand from the
+manuals (seed 000–004) below; the parametrisation comes from the engine's tables, so a transition
+added without an expectation fails here.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select, update
+
+from models import (
+    AnnualReport, AuditLog, Declaration, Enterprise, EnterpriseReview, Person, ProgressReport, Region, RegistrationRoute,
+    ReviewLog, ReviewRecord, Unit, UnitRegistration, User,
+)
+from rules import permissions, transitions
+from rules.scope import Principal
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+YEAR = datetime.now().year
+
+# machine → (how to find its demo row, extra values the row needs for the transition's guards)
+DRAFT_ZHANG = "基于大模型的软件缺陷智能检测方法研究"  # 张伟, 软件学院 of 重庆大学 (chain 部门→单位→主管部门→科技局)
+ROWS = {
+    "declaration": lambda s: s.scalar(select(Declaration.id).where(Declaration.name == DRAFT_ZHANG)),
+    "progress_report": lambda s: s.scalar(select(ProgressReport.id).join(Declaration).where(
+        Declaration.name == "工业互联网标识解析平台", ProgressReport.period == f"{YEAR}年第二季度")),
+    "enterprise": lambda s: s.scalar(select(Enterprise.id).where(Enterprise.name == "重庆渝北智联科技有限公司")),
+    "annual_report": lambda s: s.scalar(select(AnnualReport.id).join(Enterprise).where(
+        Enterprise.name == "重庆渝北智联科技有限公司").order_by(AnnualReport.year.desc()).limit(1)),
+    "person": lambda s: s.scalar(select(Person.id).join(User, User.id == Person.user_id).where(User.username == "applicant_li")),
+    "unit_registration": lambda s: s.scalar(select(UnitRegistration.id).join(Unit, Unit.id == UnitRegistration.unit_id).where(
+        Unit.name == "重庆渝北星河电子有限公司")),
+}
+PERSON_ZHANG = lambda s: s.scalar(select(Person.id).join(User, User.id == Person.user_id).where(User.username == "applicant_zhang"))  # noqa: E731
+
+# (machine, action, from state) → (who may take it, where it goes[, another row than ROWS'])
+FIRST = {"applicant_zhang"}
+EXPECTED = {
+    ("declaration", "submit", "draft"): (FIRST, "dept_review"),
+    ("declaration", "submit", "returned"): (FIRST, "dept_review"),
+    ("declaration", "withdraw", "dept_review"): (FIRST, "draft"),  # nobody has acted yet
+    ("declaration", "withdraw", "unit_review"): (set(), None),  # the department already approved
+    ("declaration", "withdraw", "authority_review"): (set(), None),
+    ("declaration", "withdraw", "bureau_review"): (set(), None),
+    ("declaration", "approve", "dept_review"): ({"dept_cqu_se"}, "unit_review"),
+    ("declaration", "approve", "unit_review"): ({"unit_cqu"}, "authority_review"),
+    ("declaration", "approve", "authority_review"): ({"authority_jw"}, "bureau_review"),  # 市教委, 重庆大学's competent department
+    ("declaration", "approve", "bureau_review"): ({"bureau"}, "approved"),
+    ("declaration", "return", "dept_review"): ({"dept_cqu_se"}, "returned"),
+    ("declaration", "return", "unit_review"): ({"unit_cqu"}, "returned"),
+    ("declaration", "return", "authority_review"): ({"authority_jw"}, "returned"),
+    ("declaration", "return", "bureau_review"): ({"bureau"}, "returned"),
+    ("declaration", "reject", "bureau_review"): ({"bureau"}, "rejected"),
+    ("progress_report", "submit", "draft"): ({"applicant_ent"}, "submitted"),
+    ("progress_report", "submit", "returned"): ({"applicant_ent"}, "submitted"),
+    ("progress_report", "approve", "submitted"): ({"authority_yb", "bureau"}, "approved"),
+    ("progress_report", "return", "submitted"): ({"authority_yb", "bureau"}, "returned"),
+    ("enterprise", "approve", "pending"): ({"authority_yb"}, "approved"),
+    ("enterprise", "reject", "pending"): ({"authority_yb"}, "rejected"),
+    ("enterprise", "submit", "rejected"): ({"unit_ent", "applicant_ent"}, "pending"),
+    ("annual_report", "submit", "draft"): ({"unit_ent", "applicant_ent"}, "district_review"),
+    ("annual_report", "submit", "district_rejected"): ({"unit_ent", "applicant_ent"}, "district_review"),
+    ("annual_report", "submit", "city_rejected"): ({"unit_ent", "applicant_ent"}, "district_review"),
+    ("annual_report", "approve", "district_review"): ({"authority_yb"}, "city_review"),
+    ("annual_report", "approve", "city_review"): ({"bureau"}, "approved"),
+    ("annual_report", "reject", "district_review"): ({"authority_yb"}, "district_rejected"),
+    ("annual_report", "reject", "city_review"): ({"bureau"}, "city_rejected"),
+    ("person", "submit", "approved"): ({"applicant_li", "sysadmin"}, "pending"),
+    ("person", "submit", "pending"): ({"applicant_li", "sysadmin"}, "pending"),
+    ("person", "submit", "rejected"): ({"applicant_li", "sysadmin"}, "pending"),
+    ("person", "withdraw", "pending"): ({"applicant_li", "sysadmin"}, "approved"),
+    ("person", "withdraw", "rejected"): ({"applicant_li", "sysadmin"}, "approved"),
+    ("person", "approve", "pending"): ({"unit_cqu"}, "approved"),  # 李娜 has no secondary unit
+    ("person", "reject", "pending"): ({"unit_cqu"}, "rejected"),
+    ("unit_registration", "submit", "rejected"): ({"reg_yb2"}, "pending"),
+    ("unit_registration", "approve", "pending"): ({"authority_yb"}, "approved"),  # 非公有制经济 → 参保地区县
+    ("unit_registration", "reject", "pending"): ({"authority_yb"}, "rejected"),
+}
+# a second table row for a routing the first cannot show: 张伟 is in 软件学院, so its manager decides
+EXTRA = {("person", "approve", "pending", "zhang"): ({"dept_cqu_se"}, "approved", PERSON_ZHANG)}
+
+
+def _cases():
+    for m in permissions.machines():
+        for t in m.transitions:
+            for state in sorted(t.sources, key=lambda s: s.value):
+                yield pytest.param(m.name, t.action, state.value, None, id=f"{m.name}-{t.action}-{state.value}")
+    for key in EXTRA:
+        yield pytest.param(*key, id="-".join(key))
+
+
+def test_every_transition_has_a_hand_written_expectation():
+    generated = {(m.name, t.action, s.value) for m in permissions.machines() for t in m.transitions for s in t.sources}
+    assert generated == set(EXPECTED), (generated - set(EXPECTED), set(EXPECTED) - generated)
+
+
+def _data(s, machine: str, action: str) -> dict:
+    if machine == "person" and action == "submit":
+        return {"changes": {"position": "研究员"}}
+    if machine == "unit_registration" and action == "submit":
+        yb = s.scalar(select(Region.id).where(Region.name == "渝北区"))
+        return {"route": {"route": RegistrationRoute.district, "reviewer_unit_id": None, "reviewer_region_id": yb}}
+    return {}
+
+
+def _put(s, m, row_id, state) -> None:
+    """Set up the row's state as data (a direct UPDATE: the test's world, not a transition)."""
+    table = m.model.__table__
+    values = {m.column: m.status_column.type.enum_class(state)}
+    if m.name == "annual_report":  # the guard wants 营业收入, 从业人员, 科技人员, 研发费用
+        values.update(revenue=1000, staff=50, tech_staff=10, rd_expense=80)
+    if m.name == "person" and state != "approved":
+        values.update(pending_changes={"position": "副教授"}, submitted_at=datetime(2024, 2, 1, 9, 30))
+    s.execute(update(table).where(table.c.id == row_id).values(values))
+    s.commit()
+
+
+def _records(s, m, row_id) -> int:
+    if m.name == "declaration":
+        return s.scalar(select(func.count()).select_from(ReviewRecord).where(ReviewRecord.declaration_id == row_id))
+    if m.name in ("enterprise", "annual_report"):
+        return s.scalar(select(func.count()).select_from(EnterpriseReview).where(
+            EnterpriseReview.target == m.name, EnterpriseReview.target_id == row_id))
+    return s.scalar(select(func.count()).select_from(ReviewLog).where(ReviewLog.target == m.name, ReviewLog.target_id == row_id))
+
+
+def _audits(s, m, row_id) -> int:
+    return s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.table_name == m.name, AuditLog.row_id == str(row_id)))
+
+
+def _state(s, m, row_id) -> str:
+    s.expire_all()
+    return s.scalar(select(m.status_column).where(m.model.id == row_id)).value
+
+
+@pytest.mark.parametrize("machine, action, state, extra", list(_cases()))
+def test_transition_table(db_session, machine, action, state, extra):
+    s = db_session
+    m = next(x for x in permissions.machines() if x.name == machine)
+    if extra:
+        allowed, target, find = EXTRA[(machine, action, state, extra)]
+    else:
+        (allowed, target), find = EXPECTED[(machine, action, state)], ROWS[machine]
+    row_id = find(s)
+    assert row_id, "demo row missing"
+    users = {u.username: Principal.of(u) for u in s.scalars(select(User).where(User.active.is_(True)))}
+    assert allowed <= set(users)
+    data = _data(s, machine, action)
+
+    _put(s, m, row_id, state)
+    records, audits = _records(s, m, row_id), _audits(s, m, row_id)
+    for username in sorted(set(users) - allowed):
+        outcome = transitions.apply(s, users[username], m, [row_id], action, "测试意见", data=data)
+        s.rollback()
+        assert not outcome.done, f"{username} may not {action} from {state}"
+        assert len(outcome.skipped) == 1 and CJK.search(outcome.skipped[0][1]), outcome.skipped
+        assert _state(s, m, row_id) == state
+    assert (_records(s, m, row_id), _audits(s, m, row_id)) == (records, audits)
+
+    for username in sorted(allowed):
+        _put(s, m, row_id, state)
+        records, audits = _records(s, m, row_id), _audits(s, m, row_id)
+        outcome = transitions.apply(s, users[username], m, [row_id], action, "测试意见", data=data)
+        s.commit()
+        assert [i for i, _ in outcome.done] == [row_id] and not outcome.skipped, (username, outcome.skipped)
+        assert _state(s, m, row_id) == target
+        assert _records(s, m, row_id) == records + 1, "one review record"
+        assert _audits(s, m, row_id) == audits + 1, "one audit row"
+        last = s.scalars(select(AuditLog).where(AuditLog.table_name == m.name, AuditLog.row_id == str(row_id)).order_by(AuditLog.id.desc())).first()
+        assert last.before[m.column] == state and last.after[m.column] == target
+        if target not in {x.value for x in m.by_action[action].sources}:  # 提交审核 again is a new submission
+            again = transitions.apply(s, users[username], m, [row_id], action, "测试意见", data=data)
+            s.rollback()
+            assert not again.done and CJK.search(again.skipped[0][1])
+            assert _records(s, m, row_id) == records + 1
