@@ -249,6 +249,7 @@ def test_concurrent_reviews_only_one_wins(app, db_session):
     """Two district reviewers act at once on the same report: exactly one transition happens."""
     from extensions import db
     from rules import enterprise_review as review
+    from rules import transitions
     from rules.scope import Principal
     from models import User
     from sqlalchemy.orm import Session
@@ -266,10 +267,10 @@ def test_concurrent_reviews_only_one_wins(app, db_session):
         with Session(engine) as s:
             barrier.wait()
             try:
-                review.act_on_report(s, report.id, action, p, "并发")
+                transitions.apply_one(s, p, review.ANNUAL_REPORT, report.id, action, "并发")
                 s.commit()
                 results.append(action)
-            except review.Refused:
+            except transitions.Refused:
                 s.rollback()
 
     threads = [threading.Thread(target=worker, args=(a,)) for a in ("approve", "reject")]
