@@ -22,13 +22,13 @@ from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_admin.model.template import DeleteRowAction, EditPopupRowAction, EditRowAction
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import false, not_
+from sqlalchemy import false, not_, select
 from sqlalchemy import inspect as sa_inspect
 from wtforms.fields import FieldList, FormField
 from wtforms.validators import ValidationError
 
 from extensions import db
-from models import DictItem, Role
+from models import DictItem, ReviewLog, Role
 from rules import permissions, scope, transitions
 
 
@@ -209,6 +209,22 @@ class ScopedModelView(RoleGate, ModelView):
         """The transitions the user may take on `row` now: the details page's buttons."""
         m = self.machine
         return [t for t in m.actions() if self.may(t.action, row)] if m is not None else []
+
+    def review_log(self, row) -> Optional[list]:
+        """审批意见 of a record whose machine keeps them in review_log (None: the page shows its own)."""
+        m = self.machine
+        target = getattr(m.record, "review_log_target", None) if m is not None else None
+        if target is None:
+            return None
+        entries = self.session.scalars(
+            select(ReviewLog).where(ReviewLog.target == target, ReviewLog.target_id == row.id,
+                                    scope.predicate(principal(), ReviewLog)).order_by(ReviewLog.id)
+        ).all()
+        states = m.status_column.type.enum_class
+        return [{"at": e.at, "username": e.username, "role": Role(e.role).label if e.role in Role._value2member_map_ else "",
+                 "action": m.by_action[e.action].label if e.action in m.by_action else e.action,
+                 "change": f"{states(e.from_status).label} → {states(e.to_status).label}", "opinion": e.opinion or ""}
+                for e in entries]
 
     def allowed(self, row) -> list[str]:
         return [t.action for t in self.transitions_for(row)]

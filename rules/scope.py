@@ -30,6 +30,7 @@ from models import (
     ProgressStatus,
     Region,
     RegistrationRoute,
+    ReviewLog,
     ReviewRecord,
     Role,
     SecondaryUnit,
@@ -190,6 +191,15 @@ def _unit_registration(p: Principal) -> ColumnElement[bool]:
     if p.role == Role.unit_admin:
         return or_(own, equals(UnitRegistration.unit_id, p.unit_id))
     return own
+
+
+@rule(ReviewLog)
+def _review_log(p: Principal) -> ColumnElement[bool]:
+    """审批意见 of a person, a registration or a progress report: visible with the record itself."""
+    return or_(*(
+        and_(ReviewLog.target == target, ReviewLog.target_id.in_(select(model.id).where(predicate(p, model))))
+        for target, model in (("person", Person), ("unit_registration", UnitRegistration), ("progress_report", ProgressReport))
+    ))
 
 
 # -- declarations and calls (issue 4) ------------------------------------------------------

@@ -429,4 +429,5 @@ def review_log(target: str) -> Callable[[Context], tuple[type, dict]]:
             "username": audit.current_actor().username, "role": c.principal.role.value, "at": c.now,
         }
 
+    record.review_log_target = target
     return record

@@ -298,3 +298,20 @@ def test_todo_counts_match_the_lists_they_link_to(client_as, db_session):
             listed = page(client, url.replace("&amp;", "&"))
             shown = re.search(r"列表 \((\d+)\)", listed)  # Flask-Admin shows no count for an empty list
             assert (int(shown.group(1)) if shown else 0) == int(count), (username, label, url)
+
+
+# -- 审批意见 of people and registrations: the review record is shown on the details page ------------
+def test_person_and_registration_details_show_their_review_records(client_as, db_session):
+    s = db_session
+    li = s.scalar(select(Person.id).join(User, User.id == Person.user_id).where(User.username == "applicant_li"))
+    client_as("unit_cqu").action("person", "reject", [li], reason="职称证书未上传")
+    own = page(client_as("applicant_li"), f"/admin/person/details/?id={li}")
+    log = own[own.index('id="review-log"'):]
+    assert "审核不通过" in log and "待审核 → 审核不通过" in log and "职称证书未上传" in log and "unit_cqu" in log
+    assert 'id="review-log"' not in page(client_as("applicant_zhang"), "/admin/")  # nobody else's page shows it
+    from models import Unit, UnitRegistration
+
+    reg = s.scalar(select(UnitRegistration.id).join(Unit, Unit.id == UnitRegistration.unit_id).where(Unit.name == "重庆渝北云帆科技有限公司"))
+    client_as("authority_yb").action("registration", "approve", [reg])
+    details = page(client_as("authority_yb"), f"/admin/registration/details/?id={reg}")
+    assert "待审核 → 审核已通过" in details[details.index('id="review-log"'):]
