@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from sqlalchemy import ColumnElement, and_, event, insert, select, text, true, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from models import ReviewLog
@@ -178,14 +179,6 @@ class Machine:
 _MACHINES: dict[type, Machine] = {}
 
 
-def machine_of(model: type) -> Optional[Machine]:
-    return _MACHINES.get(model)
-
-
-def machines() -> list[Machine]:
-    return list(_MACHINES.values())
-
-
 # -- asking ------------------------------------------------------------------------------------
 def refusal(session: Session, p: Optional[scope.Principal], m: Machine, action: str, row, reason: str = "",
             now: Optional[datetime] = None, guards: bool = False, data: Optional[dict] = None) -> Optional[str]:
@@ -241,7 +234,7 @@ class Outcome:
         return "success" if self.done and not self.skipped else ("warning" if self.done else "error")
 
 
-def typed_ids(m: Machine, ids: Iterable) -> tuple[list[int], list[tuple[str, str]]]:
+def typed_ids(ids: Iterable) -> tuple[list[int], list[tuple[str, str]]]:
     """Posted ids as integers; a malformed one is skipped with a reason (never a 500 or a 404)."""
     good, bad = [], []
     for raw in ids:
@@ -264,7 +257,7 @@ def apply(session: Session, p: scope.Principal, m: Machine, ids: Sequence, actio
         outcome.skipped.append(("—", "不支持的操作"))
         return outcome
     now, reason = now or datetime.now(), (reason or "").strip()
-    wanted, outcome.skipped = typed_ids(m, ids)
+    wanted, outcome.skipped = typed_ids(ids)
     if not wanted:
         return outcome
     begin_write(session, m)
@@ -374,27 +367,20 @@ def protect(m: Machine) -> None:
     attribute = getattr(m.model, m.column)
     if event.contains(attribute, "set", _refuse_direct_write):
         return
-    event.listen(attribute, "set", _refuse_direct_write, retval=False)
+    event.listen(attribute, "set", _refuse_direct_write, active_history=True)  # the old value is loaded, never guessed
 
 
 def _refuse_direct_write(target, value, oldvalue, initiator) -> None:
-    from sqlalchemy import inspect as sa_inspect
-    from sqlalchemy.orm.base import NO_VALUE
-
+    """A stored row's status changes only through `apply`, which writes with a core UPDATE; a new
+    row (pending, transient) may take its initial state."""
     state = sa_inspect(target)
-    if state.persistent or state.detached:
-        if oldvalue is not NO_VALUE and value != oldvalue:
-            m = _MACHINES.get(type(target))
-            raise DirectStatusWrite(
-                f"{type(target).__name__}.{initiator.key} 只能经由流转引擎改变（rules/transitions.py 的 {m.name if m else '?'} 状态表）"
-            )
+    if (state.persistent or state.detached) and value != oldvalue:
+        raise DirectStatusWrite(
+            f"{type(target).__name__}.{initiator.key} 只能经由流转引擎改变（rules/transitions.py，{_MACHINES[type(target)].name} 的状态表）"
+        )
 
 
 # -- who, as data ------------------------------------------------------------------------------------
-def anyone_in_scope(c: Context) -> Optional[str]:
-    return None
-
-
 def reviewer(roles: frozenset, predicate: Callable[[scope.Principal], ColumnElement[bool]],
              refusal_text: Callable[[Context], str], describe: str) -> Who:
     """Who decides a row, given as a named SQL predicate of rules.scope (person, registration routing)."""

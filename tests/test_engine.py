@@ -223,6 +223,14 @@ def test_a_direct_status_write_is_loudly_wrong(db_session, model, column, value)
     db_session.rollback()
 
 
+def test_a_direct_write_of_an_expired_row_is_caught_too(db_session):
+    row = db_session.scalars(select(Declaration).where(Declaration.status == Status.draft)).first()
+    db_session.expire(row)  # the old value is not in memory: it is loaded, not guessed
+    with pytest.raises(transitions.DirectStatusWrite):
+        row.status = Status.approved
+    db_session.rollback()
+
+
 def test_a_new_row_starts_in_its_initial_state(db_session):
     d = Declaration(status=Status.draft)  # a row not stored yet takes its initial state
     assert d.status == Status.draft
