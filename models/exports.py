@@ -1,4 +1,4 @@
-"""下载中心: one background export per row — who asked, which list with which arguments, progress, file."""
+"""下载中心: one background export per row — who asked, what exactly to export, progress, file."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,11 +25,10 @@ class ExportJob(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True, info=label("导出人"))
     endpoint: Mapped[str] = mapped_column(String(80), info=label("列表"))
     title: Mapped[str] = mapped_column(String(200), info=label("导出内容"))
-    # The list's query string (filters, search, sort) as [key, value] pairs, the chosen columns
-    # and the selected row ids: enough to re-run the scoped query as the owner in a worker.
-    args: Mapped[list] = mapped_column(JSON, default=list, info=label("查询条件"))
-    columns: Mapped[Optional[list]] = mapped_column(JSON, info=label("导出字段"))
-    rowids: Mapped[Optional[list]] = mapped_column(JSON, info=label("选中记录"))
+    # What to export, resolved in the request (rules.export_jobs.ExportSpec as JSON): the model,
+    # who asked, the list's ordered-id SELECT with its bound values, the columns, the ticked rows.
+    # The worker needs nothing else — no view, no request. None for jobs older than this format.
+    spec: Mapped[Optional[dict]] = mapped_column(JSON, info=label("导出条件"))
     status: Mapped[ExportStatus] = mapped_column(
         enum_column(ExportStatus, "export_status"), default=ExportStatus.queued, index=True, info=label("状态")
     )
