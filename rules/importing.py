@@ -2,10 +2,12 @@
 
 A spec names the model, its natural key and its columns (Chinese header → attribute, parser).
 `read_sheet` refuses files that are not xlsx, encrypted, too large, empty or with missing/unknown
-columns; `make_plan` parses every row, lists every bad cell (row number, column, reason in
-Chinese) and compares good rows with the database by natural key (create / update / unchanged);
-`apply_plan` writes the plan in the caller's transaction, through the ORM so that every row is
-audited. Re-importing the same file finds every row unchanged.
+columns, and hostile ones (zip bombs, DTDs, too many cells: rules/xlsx_guard.py) before openpyxl
+parses anything; whatever openpyxl still fails on while reading is a refusal too, never a crash.
+`make_plan` parses every row, lists every bad cell (row number, column, reason in Chinese; NUL and
+over-long text included, so no such value reaches the database) and compares good rows with the
+database by natural key (create / update / unchanged); `apply_plan` writes the plan in the caller's
+transaction, through the ORM so that every row is audited. Re-importing the same file finds every row unchanged.
 
 To add a model: write one `ImportSpec` and `register(spec)`; the import page and the CLI list
 every registered spec. Import does not filter rows by data scope, so a spec may only name roles
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -25,7 +27,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from models import DICT_CATEGORIES, DictItem, Enterprise, EnterpriseStatus, Region, RegionKind, Role, Unit, UnitStatus
-from rules import audit, scope
+from rules import audit, scope, xlsx_guard
 from rules.enterprise_review import link_units
 from rules.refusal import Refused
 from rules.validators import bank_code_error, capital_error, email_error, mobile_error, phone_error, postcode_error, uscc_error
@@ -48,6 +50,10 @@ Lookups = dict[str, dict]
 Parser = Callable[[Any, Lookups], Any]
 
 
+OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+INT_RANGE = 2**31 - 1  # the database's INTEGER
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -55,7 +61,24 @@ def _text(value: Any) -> str:
         value = int(value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d")
-    return str(value).strip()
+    value = str(value)
+    if "_x" in value:  # Excel writes control characters as _xHHHH_ (ECMA-376 ST_Xstring); openpyxl keeps them so
+        value = OOXML_ESCAPE.sub(_unescape, value)
+    if "\x00" in value:  # PostgreSQL cannot store NUL in text; the row is refused rather than altered
+        raise Invalid("含有空字符（NUL），请删除后重新上传")
+    return value.strip()
+
+
+def _unescape(match: re.Match) -> str:
+    code = int(match.group(1), 16)
+    return match.group(0) if 0xD800 <= code <= 0xDFFF else chr(code)  # a lone surrogate cannot be stored
+
+
+def shorten(value: Any, limit: int = 30) -> str:
+    """A value quoted in a message: a 5,000-character cell or file name must not flood the page
+    (or the session cookie that carries flashed messages)."""
+    value = str(value).replace("\x00", "")
+    return value if len(value) <= limit else value[:limit] + "…"
 
 
 def text(max_length: int, check: Optional[Callable[[str], Optional[str]]] = None) -> Parser:
@@ -84,8 +107,10 @@ def integer(value, lookups):
         number = Decimal(_text(value))
     except InvalidOperation:
         raise Invalid("应为整数") from None
-    if number != number.to_integral_value():
+    if not number.is_finite() or number != number.to_integral_value():
         raise Invalid("应为整数")
+    if not -INT_RANGE <= number <= INT_RANGE:  # before int() ("1e999999999"); abs() would overflow the context
+        raise Invalid("数值超出范围")
     return int(number)
 
 
@@ -158,7 +183,7 @@ def dictionary(category: str, what: Optional[str] = None) -> Parser:
             return None
         found = lookups["dict"].get((category, token))
         if found is None:
-            raise Invalid(f"“{token}”不是有效的{what}")
+            raise Invalid(f"“{shorten(token)}”不是有效的{what}")
         return found
 
     parse.names = lambda lookups: lookups["dict_names"]  # id → name, for the preview
@@ -172,7 +197,7 @@ def region(value, lookups):
         return None
     found = lookups["region"].get(token)
     if found is None:
-        raise Invalid(f"“{token}”不是重庆市的区县或园区")
+        raise Invalid(f"“{shorten(token)}”不是重庆市的区县或园区")
     return found
 
 
@@ -185,7 +210,7 @@ def region_of(kind: RegionKind) -> Parser:
     def parse(value, lookups):
         found = region(value, lookups)
         if found is not None and lookups["region_kind"][found] != kind:
-            raise Invalid(f"“{_text(value)}”不是{kind.label}")
+            raise Invalid(f"“{shorten(_text(value))}”不是{kind.label}")
         return found
 
     parse.names = region.names
@@ -283,10 +308,13 @@ class Sheet:
     close: Callable[[], None]
 
 
-def read_sheet(fileobj: IO[bytes], spec: ImportSpec, max_bytes: int, max_rows: int) -> Sheet:
-    """Open the first sheet in openpyxl's read-only mode and check its header row."""
+def read_sheet(fileobj: IO[bytes], spec: ImportSpec, max_bytes: int, max_rows: int,
+               limits: Optional[xlsx_guard.Limits] = None) -> Sheet:
+    """Check the file as a zip, then open its first sheet in openpyxl's read-only mode and check
+    its header row. `limits` (unpacked size, cells…) default to ones that fit `max_rows`."""
     import openpyxl
 
+    limits = limits or xlsx_guard.Limits.for_rows(max_rows)
     fileobj.seek(0, io.SEEK_END)
     size = fileobj.tell()
     fileobj.seek(0)
@@ -295,32 +323,34 @@ def read_sheet(fileobj: IO[bytes], spec: ImportSpec, max_bytes: int, max_rows: i
     check_file(head, size, max_bytes)
     if size and _is_encrypted(fileobj):
         raise ImportRefused("文件设置了打开密码，请取消密码后重新上传")
+    if problem := xlsx_guard.problem(fileobj, limits):
+        raise ImportRefused(problem)
     try:
         wb = openpyxl.load_workbook(fileobj, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise ImportRefused("文件不是有效的 Excel（.xlsx）文件，无法读取") from exc
-    ws = wb.worksheets[0]
-    rows = ws.iter_rows(values_only=True)
+    except Exception as exc:  # the file passed the guard yet openpyxl cannot open it: any reason means "unreadable"
+        raise ImportRefused(xlsx_guard.NOT_XLSX) from exc
+    try:
+        return _open_sheet(wb, spec, max_rows, limits.cells)
+    except Exception:
+        wb.close()
+        raise
+
+
+def _open_sheet(wb, spec: ImportSpec, max_rows: int, max_cells: int) -> Sheet:
+    try:
+        ws = wb.worksheets[0]
+    except IndexError:
+        raise ImportRefused(xlsx_guard.NOT_XLSX) from None
+    # Row widths then come from the cells themselves: a <dimension> that lies can neither pad every
+    # row to 16,384 columns nor cut the sheet short.
+    ws.reset_dimensions()
+    rows = _rows(ws, max_cells)
     header_row = next(rows, None)
     if header_row is None or not any(v not in (None, "") for v in header_row):
-        wb.close()
         raise ImportRefused("文件为空：第 1 行应为列标题，第 2 行起为数据")
-    headers = [_text(h).rstrip("*＊").strip() for h in header_row]
-    while headers and not headers[-1]:
-        headers.pop()
-    known = set(spec.headers)
-    unknown = [h or f"第 {i + 1} 列（无标题）" for i, h in enumerate(headers) if h not in known]
-    missing = [c.header for c in spec.columns if c.required and c.header not in headers]
-    duplicated = sorted({h for h in headers if h and headers.count(h) > 1})
-    problems = []
-    if missing:
-        problems.append("缺少必填列：" + "、".join(missing))
-    if unknown:
-        problems.append("无法识别的列：" + "、".join(unknown))
-    if duplicated:
-        problems.append("列重复：" + "、".join(duplicated))
+    headers = _headers(header_row)
+    problems = _header_problems(spec, headers)
     if problems:
-        wb.close()
         raise ImportRefused("；".join(problems) + "。请使用下载的模板")
     # The row limit is enforced while reading: asking openpyxl for max_row would parse the
     # whole sheet once more when the file has no <dimension>.
@@ -336,6 +366,55 @@ def read_sheet(fileobj: IO[bytes], spec: ImportSpec, max_bytes: int, max_rows: i
             yield number, values
 
     return Sheet(headers, data(), wb.close)
+
+
+def _rows(ws, max_cells: int) -> Iterable[tuple]:
+    """The sheet's rows as openpyxl parses them, counting cells as they come: XML broken past the
+    guard's look, or more cells than allowed whatever the dimension said, is a refusal."""
+    rows = ws.iter_rows(values_only=True)
+    cells = 0
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # openpyxl, expat, zipfile (CRC, truncation), dates out of range…
+            raise ImportRefused(xlsx_guard.NOT_XLSX) from exc
+        cells += max(1, len(values))  # an empty row is a step too: a gap to row 10^9 must not hang
+        if cells > max_cells:
+            raise ImportRefused(xlsx_guard.cells_message(max_cells))
+        yield values
+
+
+def _headers(header_row: tuple) -> list[str]:
+    try:
+        headers = [_text(h).rstrip("*＊").strip() for h in header_row]
+    except Invalid as exc:
+        raise ImportRefused(f"列标题{exc}") from None
+    while headers and not headers[-1]:
+        headers.pop()
+    return headers
+
+
+def _header_problems(spec: ImportSpec, headers: list[str]) -> list[str]:
+    known = set(spec.headers)
+    unknown = [shorten(h) or f"第 {i + 1} 列（无标题）" for i, h in enumerate(headers) if h not in known]
+    missing = [c.header for c in spec.columns if c.required and c.header not in headers]
+    counts = Counter(headers)  # not headers.count(h) per header: a row can be 16,384 cells wide
+    duplicated = sorted({shorten(h) for h in headers if h and counts[h] > 1})
+    problems = []
+    if missing:
+        problems.append("缺少必填列：" + "、".join(missing))
+    if unknown:
+        problems.append("无法识别的列：" + _some(unknown))
+    if duplicated:
+        problems.append("列重复：" + _some(duplicated))
+    return problems
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    more = f" 等 {len(names)} 列" if len(names) > shown else ""
+    return "、".join(names[:shown]) + more
 
 
 def _is_encrypted(fileobj: IO[bytes]) -> bool:
@@ -384,6 +463,24 @@ class Plan:
         return f"新增 {len(self.creates)} 条，更新 {len(self.updates)} 条，未变化 {self.unchanged} 条"
 
 
+def _lengths(spec: ImportSpec) -> dict[str, int]:
+    """The database's own length limits (VARCHAR(n)) per attribute: a parser with a looser limit
+    than its column must still give a row error, not a truncation error from the database."""
+    table = spec.model.__table__
+    found = {}
+    for column in spec.columns:
+        length = getattr(table.c[column.attr].type, "length", None) if column.attr in table.c else None
+        if length:
+            found[column.attr] = length
+    return found
+
+
+def _fits(value: Any, length: Optional[int]) -> Any:
+    if length and type(value) is str and len(value) > length:  # not a str-valued enum: stored by name
+        raise Invalid(f"长度不能超过 {length} 个字符")
+    return value
+
+
 def _key_of(spec: ImportSpec, values: dict) -> tuple:
     return tuple(values.get(k) for k in spec.key)
 
@@ -395,6 +492,7 @@ def make_plan(session: Session, spec: ImportSpec, sheet: Sheet, progress: Callab
     plan = Plan(spec, lookups=lookups)
     positions = [(i, next(c for c in spec.columns if c.header == h)) for i, h in enumerate(sheet.headers) if h]
     present = {c.attr for _, c in positions}
+    lengths = _lengths(spec)
     seen_keys: dict[tuple, int] = {}
     seen_unique: dict[str, dict[Any, int]] = {u: {} for u in spec.unique}
     parsed: list[tuple[int, dict]] = []
@@ -406,7 +504,7 @@ def make_plan(session: Session, spec: ImportSpec, sheet: Sheet, progress: Callab
             for i, column in positions:
                 raw = values[i] if i < len(values) else None
                 try:
-                    value = column.parse(raw, lookups)
+                    value = _fits(column.parse(raw, lookups), lengths.get(column.attr))
                 except Invalid as exc:
                     plan.errors.append(RowError(number, column.header, str(exc)))
                     bad = True
