@@ -7,11 +7,19 @@ from pathlib import Path
 
 from flask import Flask, g, request
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from extensions import babel, csrf, db, login_manager, migrate
 from rules import audit
 
 ROOT = Path(__file__).resolve().parent
+
+
+class BigIntConverter(IntegerConverter):
+    """`<int:id>` up to the largest BIGINT: a longer number is a 404, not an overflow in the database."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def _secret_key(instance: Path) -> str:
@@ -47,6 +55,26 @@ def default_config(instance: Path) -> dict:
     }
 
 
+def _admin_translations(instance: Path) -> str:
+    """translations/*.po compiled into instance/translations (when the .po is newer): Flask-Admin
+    reads them before its own catalogue, whose shipped admin.mo lacks messages its .po has."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    target_root = instance / "translations"
+    for po in (ROOT / "translations").glob("*/LC_MESSAGES/*.po"):
+        mo = target_root / po.relative_to(ROOT / "translations").with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            mo.parent.mkdir(parents=True, exist_ok=True)
+            with po.open("rb") as source:
+                catalog = read_po(source)
+            partial = mo.with_suffix(f".{os.getpid()}.tmp")
+            with partial.open("wb") as out:
+                write_mo(out, catalog)
+            partial.replace(mo)  # atomic: several workers may start at once
+    return str(target_root)
+
+
 def _sqlite_pragmas(app: Flask) -> None:
     """Foreign keys on, WAL and a busy timeout, so SQLite enforces what PostgreSQL enforces."""
     from sqlalchemy import event
@@ -71,7 +99,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(default_config(instance))
     app.config["SECRET_KEY"] = _secret_key(instance)
     app.config.update(config or {})
+    app.config["ADMIN_TRANSLATIONS"] = _admin_translations(instance)
 
+    app.url_map.converters["int"] = BigIntConverter  # before any route is added
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -86,6 +116,10 @@ def create_app(config: dict | None = None) -> Flask:
     init_login(app)
     app.register_blueprint(auth_bp)
     init_admin(app)
+
+    from errors import init_errors
+
+    init_errors(app)
 
     @app.before_request
     def _actor():

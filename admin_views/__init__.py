@@ -26,6 +26,7 @@ def init_admin(app) -> Admin:
         name="科技项目申报与企业库管理后台",
         theme=Bootstrap4Theme(swatch="default", fluid=True, base_template="admin/master.html"),
         index_view=HomeView(name="首页", url="/admin", endpoint="admin"),
+        translations_path=app.config.get("ADMIN_TRANSLATIONS"),
     )
     for area in areas():
         area.register(admin, db.session)

@@ -2,18 +2,17 @@
 from markupsafe import Markup, escape
 
 from models import ACTION_LABELS, LOGIN_ACTIONS, AuditLog
+from rules import display
 
 from .base import ScopedModelView
 
 
 MENU_ORDER = 95
 
-def _json(view, context, model, name):
-    value = getattr(model, name)
-    if not value:
-        return ""
-    items = "".join(f"<div><b>{escape(k)}</b>: {escape(v)}</div>" for k, v in value.items())
-    return Markup(f"<div class='small'>{items}</div>")
+def _changes(view, context, model, name):
+    """修改前/修改后 as 字段：值, with the fields' Chinese labels and the states' labels."""
+    items = "".join(f"<div><b>{escape(k)}</b>：{escape(v)}</div>" for k, v in display.audit_changes(model, name))
+    return Markup(f"<div class='small'>{items}</div>") if items else ""
 
 
 class AuditLogView(ScopedModelView):
@@ -23,8 +22,10 @@ class AuditLogView(ScopedModelView):
     column_filters = ("at", "username", "action", "table_name", "ip")
     column_formatters = {
         "action": lambda v, c, m, n: ACTION_LABELS.get(m.action, m.action),
-        "before": _json,
-        "after": _json,
+        "before": _changes,
+        "after": _changes,
+        "table_name": lambda v, c, m, n: display.reader(AuditLog, "table_name")(m),
+        "username": lambda v, c, m, n: display.reader(AuditLog, "username")(m),
     }
     column_formatters_detail = column_formatters
 

@@ -21,6 +21,7 @@ from models import (
 )
 from extensions import db
 from rules import permissions, quotas, scope, workflow
+from rules.params import parse_int
 
 from .base import ScopedModelView, principal, table_row_estimate
 
@@ -148,8 +149,9 @@ class DeclarationView(ScopedModelView):
     def create_form(self, obj=None):
         form = super().create_form(obj)
         form.call.query = self.open_calls()
-        if request.method == "GET" and request.args.get("call_id"):
-            form.call.data = form.call.query.filter(Call.id == request.args.get("call_id", type=int)).first()
+        call_id = parse_int(request.args.get("call_id"), lo=1)
+        if request.method == "GET" and call_id:
+            form.call.data = form.call.query.filter(Call.id == call_id).first()
         return form
 
     def edit_form(self, obj=None):

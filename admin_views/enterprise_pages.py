@@ -11,6 +11,7 @@ from flask import Response, request
 from flask_admin import BaseView
 
 from rules.exporting import content_disposition, write_xlsx
+from rules.params import BIGINT_MAX, clean_text, parse_int
 
 from .base import RoleGate, principal
 from .export import XLSX_MIME
@@ -23,12 +24,19 @@ class ScopedPage(RoleGate, BaseView):
         return principal()
 
 
+# What a page argument may be; anything else (², 2**63, year -2, text) falls back to the default.
+ARG_BOUNDS = {"year": (1900, 2100), "first_year": (1900, 2100), "page": (0, 10**6)}
+
+
 def arg_int(name: str, default: Optional[int] = None) -> Optional[int]:
-    raw = (request.args.get(name) or "").strip()
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        return default
+    lo, hi = ARG_BOUNDS.get(name, (1, BIGINT_MAX))
+    value = parse_int(request.args.get(name), lo=lo, hi=hi)
+    return default if value is None else value
+
+
+def arg_text(name: str, limit: int = 100) -> str:
+    """A search word from the URL; NUL bytes or pages of text mean no search at all."""
+    return (clean_text(request.args.get(name) or "", limit=limit) or "").strip()
 
 
 def plain(value):

@@ -10,7 +10,7 @@ from flask_admin import expose
 from extensions import db
 from rules import enterprise_stats as stats
 
-from .enterprise_pages import ScopedPage, arg_int, display, xlsx_response
+from .enterprise_pages import ScopedPage, arg_int, arg_text, display, xlsx_response
 
 MENU_ORDER = 55
 PAGE_SIZE = 50
@@ -115,7 +115,7 @@ class VoucherEnterprisePage(TablePage):
     @expose("/")
     def index(self):
         value, _, errors = self.read()
-        search = (request.args.get("search") or "").strip()[:100]
+        search = arg_text("search")
         page = max(0, arg_int("page", 0) or 0)
         table, count = stats.voucher_by_enterprise(db.session, self.p, value, search, page * PAGE_SIZE, PAGE_SIZE)
         return self.render("admin/enterprises/table.html", page=self, value=value, tab=None, errors=errors, table=table,
@@ -126,7 +126,7 @@ class VoucherEnterprisePage(TablePage):
     @expose("/export/xlsx/")
     def export(self):
         value, _, _ = self.read()
-        search = (request.args.get("search") or "").strip()[:100]
+        search = arg_text("search")
         table, _ = stats.voucher_by_enterprise(db.session, self.p, value, search, 0, None)
         return xlsx_response(self.title, table.headers, table.rows, table.total)
 
@@ -152,7 +152,7 @@ class CustomQueryPage(ScopedPage):
         if year is not None and year not in years:
             year = None
         fields = [f for f in request.args.getlist("f") if f in stats.CUSTOM_BY_KEY] or list(stats.CUSTOM_DEFAULT)
-        return year, (request.args.get("search") or "").strip()[:100], fields, years
+        return year, arg_text("search"), fields, years
 
     @expose("/")
     def index(self):

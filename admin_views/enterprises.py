@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.form import rules
+from markupsafe import Markup
 from sqlalchemy import Integer, Numeric, select
 from wtforms.validators import NumberRange, Optional as OptionalValidator, ValidationError
 
@@ -22,6 +23,7 @@ from models import (
 )
 from rules import enterprise_review as review
 from rules import permissions, scope
+from rules.params import parse_int
 
 from .base import ScopedModelView, current_role, principal, scoped_options
 
@@ -54,14 +56,21 @@ class EnterpriseOf(BaseSQLAFilter):
         return "等于"
 
 
+class HiddenInput(rules.Field):
+    """A hidden field in form_rules, without the label and row rules.Field gives it ("CSRF Token")."""
+
+    def __call__(self, form, form_opts=None, field_args=None):
+        return Markup(str(getattr(form, self.field_name)))
+
+
 class IntEqual(FilterEqual):
     """等于 on an integer column (year, district): the posted text becomes an int, or the filter is ignored."""
 
     def validate(self, value):
-        return str(value).strip().isdigit()
+        return parse_int(value) is not None
 
     def clean(self, value):
-        return int(value)
+        return parse_int(value)
 
 
 def year_options(model):
@@ -164,7 +173,7 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
     form_args = {name: {"validators": [OptionalValidator(), NumberRange(min=0, message="不能为负数")]} for name in REPORT_NUMERIC}
     form_args["innovation_score"] = {"validators": [OptionalValidator(), NumberRange(min=0, max=100, message="须在 0 到 100 之间")]}
     form_args["year"] = {"validators": [NumberRange(min=2000, max=2100, message="年份须在 2000 到 2100 之间")]}
-    form_rules = [rules.Field("csrf_token")] + [
+    form_rules = [HiddenInput("csrf_token")] + [
         rules.FieldSet(("enterprise", *cols) if title == "基本信息" else cols, title) for title, cols in REPORT_TABS
     ]
     form_columns = ("enterprise", *[c for _, cols in REPORT_TABS for c in cols])

@@ -11,7 +11,7 @@ from models import Region, RegionKind
 from rules import libraries as lib
 from rules import scope
 
-from .enterprise_pages import ScopedPage, arg_int, display, xlsx_response
+from .enterprise_pages import ScopedPage, arg_int, arg_text, display, xlsx_response
 
 MENU_ORDER = 60
 PAGE_SIZE = 20
@@ -44,7 +44,7 @@ class LibraryPage(ScopedPage):
         errors = {f"c_{k}": v for k, v in errors.items()}
         years = self.years()
         year = arg_int("year") or lib.latest_year(db.session, self.p) or (years[0] if years else date.today().year - 1)
-        q = lib.Query(year=year, values=values, search=(request.args.get("search") or "").strip()[:100])
+        q = lib.Query(year=year, values=values, search=arg_text("search"))
         if "region" in self.library.filters:
             q.region_id = arg_int("region")
         if "founded" in self.library.filters:

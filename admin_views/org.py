@@ -75,7 +75,7 @@ class UnitView(ScopedModelView):
         "legal_rep_id_no": {"validators": [_legal_rep_id], "filters": [strip_upper]},
         "contact_mobile": {"validators": [required("单位联系人手机"), checked(mobile_error)], "filters": [strip]},
         "contact_phone": {"validators": [required("单位联系人办公电话"), checked(phone_error)], "filters": [strip]},
-        "email": {"validators": [required("E-mail"), checked(email_error)], "filters": [strip]},
+        "email": {"validators": [required("电子邮箱"), checked(email_error)], "filters": [strip]},
         "keywords": {"validators": [checked(keywords_error)], "filters": [strip], "description": "3–5 个，用 、 , 或 ， 分隔"},
         "bank_name": {"validators": [required("开户银行")], "filters": [strip]},
         "bank_account": {"validators": [required("银行账号")], "filters": [strip]},

@@ -75,7 +75,7 @@ class Unit(Timestamped, Base):
     contact_name: Mapped[Optional[str]] = mapped_column(String(50), info=label("单位联系人姓名"))
     contact_mobile: Mapped[Optional[str]] = mapped_column(String(11), info=label("单位联系人手机", required=True))
     contact_phone: Mapped[Optional[str]] = mapped_column(String(20), info=label("单位联系人办公电话", required=True))
-    email: Mapped[Optional[str]] = mapped_column(String(120), info=label("E-mail", required=True))
+    email: Mapped[Optional[str]] = mapped_column(String(120), info=label("电子邮箱", required=True))
     keywords: Mapped[Optional[str]] = mapped_column(String(200), info=label("研究领域关键词"))
     bank_account_name: Mapped[Optional[str]] = mapped_column(String(200), info=label("户名"))
     bank_name: Mapped[Optional[str]] = mapped_column(String(200), info=label("开户银行", required=True))

@@ -65,7 +65,7 @@ class Person(Timestamped, Base):
     major: Mapped[Optional[str]] = mapped_column(String(50), info=label("专业"))
     mobile: Mapped[Optional[str]] = mapped_column(String(11), index=True, info=label("手机"))
     office_phone: Mapped[Optional[str]] = mapped_column(String(20), info=label("办公电话"))
-    email: Mapped[Optional[str]] = mapped_column(String(120), info=label("Email"))
+    email: Mapped[Optional[str]] = mapped_column(String(120), info=label("电子邮箱"))
     qq: Mapped[Optional[str]] = mapped_column(String(20), info=label("QQ"))
     wechat: Mapped[Optional[str]] = mapped_column(String(50), info=label("微信"))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from models import (
-    ACTION_LABELS, DICT_CATEGORIES, MODULES, AuditLog, Call, Declaration, DictItem, Level, Person, ProgressReport,
+    ACTION_LABELS, DICT_CATEGORIES, MODULES, AuditLog, Base, Call, Declaration, DictItem, Level, Person, ProgressReport,
     ReviewRecord, Role, User,
 )
 
@@ -117,17 +117,76 @@ def _audit_action(a: AuditLog) -> str:
     return ACTION_LABELS.get(a.action, a.action)
 
 
+# -- 操作日志: tables, fields and states by their Chinese names -----------------------------------
+TABLE_LABELS = {
+    "annual_report": "科技信息年报", "app_user": "用户", "audit_log": "操作日志", "call": "申报批次",
+    "credit_rating": "知识价值信用评级", "declaration": "申报书", "declaration_attachment": "申报附件",
+    "declaration_budget": "经费预算", "declaration_member": "项目成员", "dict_item": "数据字典",
+    "enterprise": "企业信息", "enterprise_review": "企业审核记录", "export_job": "下载中心",
+    "innovation_voucher": "科技创新券", "library_param": "条件参数", "login_throttle": "登录限制",
+    "person": "个人信息", "progress_report": "调度填报", "region": "区县/园区", "review_log": "审批意见",
+    "review_record": "审批意见", "secondary_unit": "二级单位", "unit": "单位信息",
+    "unit_registration": "单位注册", "unit_revenue": "单位营业收入",
+}
+SYSTEM_ACTOR = "系统"  # changes the system made itself (seeding, jobs), logged as `system`
+HIDDEN_KEYS = frozenset({"password_hash", "session_version"})
+
+
+def _table_columns(table: str) -> tuple[dict, dict]:
+    """column key → label, column key → enum class, for the model stored in `table`."""
+    for mapper in Base.registry.mappers:
+        if getattr(mapper.class_, "__tablename__", None) == table:
+            labels, enums = {}, {}
+            for attr in mapper.column_attrs:
+                column = attr.columns[0]
+                labels[attr.key] = column.info.get("label") or attr.key
+                if getattr(column.type, "enum_class", None) is not None:
+                    enums[attr.key] = column.type.enum_class
+            return labels, enums
+    return {}, {}
+
+
+def shown_value(value, enum_class=None) -> str:
+    if value is None or value == "":
+        return "（空）"
+    if enum_class is not None:
+        member = next((m for m in enum_class if m.value == value or m.name == value), None)
+        if member is not None:
+            return getattr(member, "label", str(value))
+    if value is True:
+        return "是"
+    if value is False:
+        return "否"
+    return str(value)
+
+
+def audit_changes(a: AuditLog, name: str) -> list[tuple[str, str]]:
+    """修改前/修改后 of an audit row as (field label, value as users see it)."""
+    value = getattr(a, name)
+    if not value or not isinstance(value, dict):
+        return []
+    labels, enums = _table_columns(a.table_name or "")
+    return [(labels.get(k, k), shown_value(v, enums.get(k))) for k, v in value.items() if k not in HIDDEN_KEYS]
+
+
 def _changes_of(name: str) -> Reader:
-    """A change set as the list shows it, tags stripped: "字段: 值" run together, whitespace collapsed."""
+    """A change set as the list shows it, tags stripped: "字段：值" run together, whitespace collapsed."""
 
     def read(a: AuditLog) -> str:
-        value = getattr(a, name)
-        if not value:
-            return ""
-        return " ".join("".join(f"{k}: {v}" for k, v in value.items()).split())
+        return " ".join("".join(f"{k}：{v}" for k, v in audit_changes(a, name)).split())
 
     return read
 
 
 for _name in ("before", "after"):
     reads(AuditLog, _name)(_changes_of(_name))
+
+
+@reads(AuditLog, "username")
+def _audit_actor(a: AuditLog) -> str:
+    return a.username if a.username and a.username != "system" else SYSTEM_ACTOR
+
+
+@reads(AuditLog, "table_name")
+def _audit_table(a: AuditLog) -> str:
+    return TABLE_LABELS.get(a.table_name or "", a.table_name or "")

@@ -386,9 +386,14 @@ def _rows(ws, max_cells: int) -> Iterable[tuple]:
         yield values
 
 
+# Headers of templates downloaded before a column was renamed, still read as the new name.
+HEADER_ALIASES = {"E-mail": "电子邮箱"}
+
+
 def _headers(header_row: tuple) -> list[str]:
     try:
         headers = [_text(h).rstrip("*＊").strip() for h in header_row]
+        headers = [HEADER_ALIASES.get(h, h) for h in headers]
     except Invalid as exc:
         raise ImportRefused(f"列标题{exc}") from None
     while headers and not headers[-1]:
@@ -683,7 +688,7 @@ register(ImportSpec(
         Column("单位联系人姓名", "contact_name", text(50)),
         Column("单位联系人手机", "contact_mobile", text(11, mobile_error)),
         Column("单位联系人办公电话", "contact_phone", text(20, phone_error)),
-        Column("E-mail", "email", text(120, email_error)),
+        Column("电子邮箱", "email", text(120, email_error)),
         Column("开户银行", "bank_name", text(200)),
         Column("银行账号", "bank_account", text(40)),
         Column("银行行号", "bank_code", text(12, bank_code_error)),

@@ -60,7 +60,9 @@ def test_empty_fields_are_named(anon):
 
 
 def test_login_form_needs_csrf(anon):
-    assert anon.post("/login", data={"username": "unit_cqu", "password": DEMO_PASSWORD}).status_code == 400
+    response = anon.post("/login", data={"username": "unit_cqu", "password": DEMO_PASSWORD})
+    assert response.status_code == 200 and "页面已过期，请重新提交" in response.get_data(as_text=True)
+    assert anon.get("/admin/").status_code == 302  # not logged in
 
 
 def test_every_attempt_is_audited(anon, db_session):
@@ -142,7 +144,8 @@ def test_session_is_rotated_at_login_and_cookies_are_hardened(app, anon):
     assert "remember_token" not in " ".join(response.headers.getlist("Set-Cookie"))
     # the token of the anonymous session no longer works: the session was replaced at login
     response = anon.post("/admin/person/action/", data={"action": "delete", "rowid": "1", "csrf_token": token_before})
-    assert response.status_code == 400
+    assert response.status_code == 302
+    assert "页面已过期，请重新提交" in anon.get(response.headers["Location"]).get_data(as_text=True)
 
 
 def test_logout_ends_the_session(client_as):

@@ -80,7 +80,7 @@ def test_unit_admin_saves_valid_data_and_it_is_audited(client_as, db_session):
         ({"contact_mobile": ""}, "contact_mobile", "请填写单位联系人手机"),
         ({"contact_phone": "6510"}, "contact_phone", "请输入正确的办公电话"),
         ({"email": "kyy@cqu"}, "email", "请输入正确的电子邮箱"),
-        ({"email": ""}, "email", "请填写E-mail"),
+        ({"email": ""}, "email", "请填写电子邮箱"),
         ({"postcode": "40004"}, "postcode", "邮政编码应为 6 位数字"),
         ({"bank_code": "10265300012"}, "bank_code", "银行行号应为 12 位数字"),
         ({"bank_name": ""}, "bank_name", "请填写开户银行"),

@@ -1,0 +1,79 @@
+"""Error pages in Chinese, and an expired form shown again instead of a bare 400.
+
+Every HTTP error a user can meet (400, 403, 404, 405, 413, 500 and the rest) is a page of the
+app with a way back. A stale or missing CSRF token on one of the app's forms renders that form
+again with what was typed and "页面已过期，请重新提交": the form's own CSRF check fails as well,
+so nothing is saved, and the new page carries a fresh token.
+"""
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger("kjback.errors")
+
+EXPIRED = "页面已过期，请重新提交"
+
+MESSAGES = {
+    400: ("请求无效", "提交的内容无法处理，请返回后重试。"),
+    401: ("请先登录", "请登录后再访问此页面。"),
+    403: ("无权访问", "您没有访问此页面的权限。"),
+    404: ("页面不存在", "您访问的页面或记录不存在，或不在您的数据权限范围内。"),
+    405: ("操作方式不正确", "此页面不接受这种访问方式，请从页面上的按钮进入。"),
+    413: ("文件过大", "上传的文件超过大小限制，请压缩或拆分后再上传。"),
+    429: ("操作过于频繁", "请稍后再试。"),
+    500: ("系统繁忙", "处理时出现了问题，您的修改没有保存。请稍后重试，或联系系统管理员。"),
+}
+
+# Pages whose POST is validated by a FlaskForm (which checks the CSRF token itself): these are
+# rendered again with the typed values when the token is stale.
+FORM_ENDPOINTS = ("auth.login", "auth.change_password", "signup.signup", "unit_authorization.index")
+FORM_VIEWS = (".create_view", ".edit_view")
+
+
+def error_page(code: int):
+    title, message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
+    return render_template("error.html", code=code, title=title, message=message, back=_same_site(request.referrer)), code
+
+
+def _same_site(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return url
+
+
+def _form_page(endpoint: str | None) -> bool:
+    return bool(endpoint) and (endpoint in FORM_ENDPOINTS or endpoint.endswith(FORM_VIEWS))
+
+
+def init_errors(app) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error):
+        if (request.endpoint or "").endswith(("ajax_update", "ajax_lookup")):
+            return EXPIRED, 400  # an inline edit: its widget shows the answer
+        flash(EXPIRED, "warning")
+        if request.method == "POST" and _form_page(request.endpoint) and request.endpoint in current_app.view_functions:
+            return current_app.view_functions[request.endpoint](**(request.view_args or {}))
+        back = _same_site(request.referrer)
+        return redirect(back or url_for("admin.index"))
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        return error_page(error.code)
+
+    @app.errorhandler(InternalServerError)
+    def _internal(error):
+        from extensions import db
+
+        db.session.rollback()
+        log.error("服务器内部错误：%s %s", request.method, request.path, exc_info=getattr(error, "original_exception", None))
+        return error_page(500)
