@@ -7,18 +7,20 @@ from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from wtforms import PasswordField, SelectMultipleField, StringField, widgets
-from wtforms.validators import EqualTo, Optional as OptionalValidator
+from wtforms.validators import EqualTo, Length, Optional as OptionalValidator
 
 from extensions import db
-from models import MODULES, Person, ReviewStatus, Role, User
+from models import MODULES, Person, ReviewStatus, Role, Unit, User
 from rules import accounts
-from rules.passwords import hash_password, policy_errors
+from rules.passwords import MAX_LENGTH as PASSWORD_MAX, hash_password, policy_errors
 from rules.people import ID_CARD, birth_from
 from rules.validators import email_error, id_card_error, mobile_error
 
 from .base import Outcome, ScopedModelView, current_role, principal
-from .validation import checked, required, strip, strip_upper
+from .checks import say_refusal
+from .validation import checked, fits, required, strip, strip_upper
 
 MENU_ORDER = 80
 # What a unit admin may change of its users; the rest (role, unit, login names) is not theirs to set.
@@ -125,13 +127,13 @@ bp = Blueprint("signup", __name__)
 
 
 class SignupForm(FlaskForm):
-    username = StringField("用户名", validators=[required("用户名")], filters=[strip])
-    name = StringField("姓名", validators=[required("姓名")], filters=[strip])
-    mobile = StringField("手机号码", validators=[required("手机号码")], filters=[strip])
-    id_no = StringField("身份证号码", validators=[required("身份证号码")], filters=[strip_upper])
-    email = StringField("电子邮箱", validators=[required("电子邮箱"), checked(email_error)], filters=[strip])
-    unit_name = StringField("管理单位全称", validators=[required("管理单位全称")], filters=[strip])
-    password = PasswordField("密码", validators=[required("密码")])
+    username = StringField("用户名", validators=[required("用户名"), *fits(User.username)], filters=[strip])
+    name = StringField("姓名", validators=[required("姓名"), *fits(User.name)], filters=[strip])
+    mobile = StringField("手机号码", validators=[required("手机号码"), *fits(User.mobile)], filters=[strip])
+    id_no = StringField("身份证号码", validators=[required("身份证号码"), *fits(User.id_no)], filters=[strip_upper])
+    email = StringField("电子邮箱", validators=[required("电子邮箱"), *fits(User.email), checked(email_error)], filters=[strip])
+    unit_name = StringField("管理单位全称", validators=[required("管理单位全称"), *fits(Unit.name)], filters=[strip])
+    password = PasswordField("密码", validators=[required("密码"), Length(max=PASSWORD_MAX, message=f"最多 {PASSWORD_MAX} 个字符")])
     confirm = PasswordField("确认密码", validators=[required("确认密码"), EqualTo("password", "两次输入的密码不一致")])
 
 
@@ -149,10 +151,15 @@ def signup():
                 email=form.email.data, password_hash=hash_password(form.password.data), role=Role.applicant,
                 unit_id=unit.id, active=True, modules=[],
             )
-            db.session.add(user)
-            db.session.flush()
-            _link_person(user)
-            db.session.commit()
+            try:
+                db.session.add(user)
+                db.session.flush()
+                _link_person(user)
+                db.session.commit()
+            except SQLAlchemyError as error:  # the same name or number registered at the same moment
+                db.session.rollback()
+                say_refusal(form, error, User)
+                return render_template("register.html", form=form)
             flash(f"注册成功，您已加入 {unit.name}。请登录；使用申报模块需单位管理员为您配置模块权限。", "success")
             return redirect(url_for("auth.login"))
     return render_template("register.html", form=form)

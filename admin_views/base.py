@@ -30,6 +30,10 @@ from wtforms.validators import ValidationError
 from extensions import db
 from models import DictItem, ReviewLog, Role
 from rules import permissions, scope, transitions
+from rules.constraints import CONTROL_CHARS
+from rules.validators import has_control_chars
+
+from .checks import ModelChecks
 
 
 def principal() -> Optional[scope.Principal]:
@@ -142,7 +146,7 @@ class RoleGate:
         abort(404)
 
 
-class ScopedModelView(RoleGate, ModelView):
+class ScopedModelView(RoleGate, ModelChecks, ModelView):
     """Base of every model view: role gate, data scope, Chinese labels and our own export.
 
     Who may open, create, edit, delete and act comes from rules/permissions.py by endpoint; the
@@ -313,7 +317,8 @@ class ScopedModelView(RoleGate, ModelView):
         """Take a transition on the ticked rows (each in its own savepoint) and say what happened."""
         t = self.machine.by_action[action]
         try:
-            outcome = transitions.apply(self.session, principal(), self.machine, ids, action, self.action_reason())
+            reason = self.action_reason() if t.reason else ""  # checked by `reason_error` where it is asked
+            outcome = transitions.apply(self.session, principal(), self.machine, ids, action, reason)
             self.session.commit()
         except Exception:
             self.session.rollback()
@@ -418,6 +423,8 @@ class ScopedModelView(RoleGate, ModelView):
                 return self.render_action_confirm(name, handler[1], ids, label, required)
             if required and not self.action_reason():
                 return self.render_action_confirm(name, handler[1], ids, label, required, error=f"请填写{label}")
+            if problem := self.reason_error(label):
+                return self.render_action_confirm(name, handler[1], ids, label, required, error=problem)
         response = handler[0]([str(i) for i in ids])
         if response is not None:
             return response
@@ -431,9 +438,20 @@ class ScopedModelView(RoleGate, ModelView):
         good = self._valid_pks(ids)
         return bool(good) and bool(self.scoped_rows(good))
 
+    reason_max = 2000  # 审核意见, 退回原因: what the confirmation page accepts
+
     def action_reason(self) -> str:
-        """The reason or opinion posted with an action (field `reason`), trimmed."""
-        return (request.form.get("reason") or "").strip()[:2000]
+        """The reason or opinion posted with an action (field `reason`), trimmed; `reason_error`
+        refuses one that is too long before any transition runs (never cut silently)."""
+        return (request.form.get("reason") or "").strip()
+
+    def reason_error(self, label: str) -> Optional[str]:
+        reason = self.action_reason()
+        if len(reason) > self.reason_max:
+            return f"{label}最多 {self.reason_max} 个字（现为 {len(reason)} 字）"
+        if has_control_chars(reason):
+            return f"{label}{CONTROL_CHARS}"
+        return None
 
     def render_action_confirm(self, name, text, ids, label, required, error=None):
         rows = self.scoped_rows(self._valid_pks(ids))
@@ -444,6 +462,7 @@ class ScopedModelView(RoleGate, ModelView):
             rows=rows,
             reason_label=label,
             reason_required=required,
+            reason_max=self.reason_max,
             reason=request.form.get("reason", ""),
             error=error,
             return_url=get_redirect_target() or self.get_url(".index_view"),

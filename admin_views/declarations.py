@@ -21,9 +21,14 @@ from models import (
 )
 from extensions import db
 from rules import permissions, quotas, scope, workflow
+from rules.constraints import MESSAGES
 from rules.params import parse_int
+from rules.validators import file_content_error, has_control_chars
 
 from .base import ScopedModelView, principal, table_row_estimate
+from .validation import in_range, non_negative, not_before
+
+YEARS = in_range(1900, 2100, "年度应在 1900 年至 2100 年之间")
 
 MENU_ORDER = 30
 CATEGORY = "项目申报"
@@ -31,6 +36,7 @@ APPLICANT = frozenset({Role.applicant})
 RANKERS = frozenset({Role.unit_admin, Role.authority})
 UPLOAD_TYPES = {"pdf", "doc", "docx", "jpg", "jpeg", "png"}
 UPLOAD_MAX = 10 * 1024 * 1024
+FILENAME_MAX = Attachment.__table__.c.filename.type.length
 VERBS = {"submit": "提交", "withdraw": "撤回", "approve": "审核通过", "return": "退回", "reject": "设为不予立项"}
 
 
@@ -110,14 +116,18 @@ class DeclarationView(ScopedModelView):
     )
     inline_models = (
         (Member, {"form_columns": ("id", "name", "title", "unit_name", "duty", "sort")}),
-        (BudgetItem, {"form_columns": ("id", "subject", "amount", "note")}),
+        (BudgetItem, {"form_columns": ("id", "subject", "amount", "note"), "form_args": {"amount": {"validators": [non_negative]}}}),
     )
     form_widget_args = {
         "summary": {"rows": 3, "maxlength": 100},
         "innovation": {"rows": 5, "maxlength": 200},
         "new_tech_desc": {"rows": 3, "maxlength": 100},
     }
-    form_args = {"name": {"label": "项目名称"}}
+    form_args = {
+        "name": {"label": "项目名称"},
+        "end_month": {"validators": [not_before("start_month", MESSAGES["ck_declaration_period_order"][1])]},
+        **{name: {"validators": [non_negative]} for name in ("new_tech_count", "new_product_count", "new_process_count")},
+    }
     form_choices = {"innovation_mode": InnovationMode.choices()}
     # The tabs of the form (seed 003 §2): tab label → field names.
     form_tabs = (
@@ -160,6 +170,8 @@ class DeclarationView(ScopedModelView):
         return form
 
     def on_form_prefill(self, form, id):
+        if request.method == "POST":
+            return  # a refused post shows what was typed
         model = self.get_one(id)
         form.innovation_mode.data = model.innovation_mode.value if model.innovation_mode else ""
 
@@ -281,7 +293,7 @@ class DeclarationView(ScopedModelView):
         stored = f"{uuid.uuid4().hex}.{file.filename.rsplit('.', 1)[1].lower()}"
         folder = upload_dir()
         (folder / stored).write_bytes(data)
-        self.session.add(Attachment(declaration_id=d.id, kind=AttachmentKind(kind), filename=file.filename[:200], stored_name=stored, size=len(data)))
+        self.session.add(Attachment(declaration_id=d.id, kind=AttachmentKind(kind), filename=file.filename, stored_name=stored, size=len(data)))
         self.session.commit()
         flash(f"已上传附件“{file.filename}”", "success")
         return redirect(back)
@@ -332,7 +344,11 @@ def _upload_error(file, kind):
         return f"文件不能超过 {UPLOAD_MAX // 1024 // 1024} MB"
     if size == 0:
         return "文件为空"
-    return None
+    if len(file.filename) > FILENAME_MAX or has_control_chars(file.filename):
+        return f"文件名最多 {FILENAME_MAX} 个字，且不能包含不可见的控制字符，请改名后上传"
+    head = file.read(16)
+    file.seek(0)
+    return file_content_error(ext, head)
 
 
 class CallView(ScopedModelView):
@@ -349,6 +365,9 @@ class CallView(ScopedModelView):
         "review_chain": {"description": '按顺序列出审核环节，如 ["dept", "unit", "authority", "bureau"]（dept 部门审核，仅对二级单位的申报人；unit 单位审核；authority 主管部门审核；bureau 科技局审核）'},
         "quota_rule": {"description": "按上年度营业收入（万元）分档的限额，如 [[0, 1], [2000, 2], [40000, 5], [100000, 10]]；留空为不限"},
         "required_fields": {"description": "提交时必须填写的字段；留空使用默认必填项"},
+        "year": {"validators": [YEARS]},
+        "closes_at": {"validators": [not_before("opens_at", MESSAGES["ck_call_window_order"][1], strict=True)]},
+        "report_closes_at": {"validators": [not_before("report_opens_at", "调度填报截止时间应晚于开始时间", strict=True)]},
     }
 
     def on_model_change(self, form, model, is_created):
@@ -391,6 +410,10 @@ class ProgressReportView(ScopedModelView):
     column_default_sort = ("id", True)
     column_filters = (EnumFilter(ProgressReport.status, "状态", ProgressStatus),)
     form_columns = ("declaration", "period", "percent", "invested", "content", "problems")
+    form_args = {
+        "percent": {"validators": [in_range(0, 100, MESSAGES["ck_progress_report_percent_range"][1])]},
+        "invested": {"validators": [non_negative]},
+    }
 
     def scope_form(self, form, model=None):
         form = super().scope_form(form, model)
@@ -410,6 +433,7 @@ class UnitRevenueView(ScopedModelView):
     column_list = ("unit", "year", "revenue")
     column_filters = ("year",)
     form_columns = ("unit", "year", "revenue")
+    form_args = {"year": {"validators": [YEARS]}, "revenue": {"validators": [non_negative]}}
 
 
 

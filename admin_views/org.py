@@ -6,15 +6,16 @@ from flask_admin import BaseView, expose
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from extensions import db
-from models import Role, SecondaryUnit, Unit
+from models import Role, SecondaryUnit, Unit, User
 from rules import accounts
 from rules.people import ID_CARD
 from rules.validators import (
+    bank_account_error,
     bank_code_error,
     capital_error,
     email_error,
@@ -27,7 +28,8 @@ from rules.validators import (
 )
 
 from .base import RoleGate, ScopedModelView, current_role, principal
-from .validation import checked, keep_readonly, required, strip, strip_upper
+from .checks import say_refusal
+from .validation import checked, fits, keep_readonly, required, strip, strip_upper
 
 MENU_ORDER = 10
 
@@ -78,7 +80,7 @@ class UnitView(ScopedModelView):
         "email": {"validators": [required("电子邮箱"), checked(email_error)], "filters": [strip]},
         "keywords": {"validators": [checked(keywords_error)], "filters": [strip], "description": "3–5 个，用 、 , 或 ， 分隔"},
         "bank_name": {"validators": [required("开户银行")], "filters": [strip]},
-        "bank_account": {"validators": [required("银行账号")], "filters": [strip]},
+        "bank_account": {"validators": [required("银行账号"), checked(bank_account_error)], "filters": [strip]},
         "bank_code": {"validators": [required("银行行号"), checked(bank_code_error)], "filters": [strip]},
     }
     details_template = "admin/unit_details.html"
@@ -102,8 +104,8 @@ class UnitView(ScopedModelView):
 
 
 class AuthorizeForm(FlaskForm):
-    name = StringField("姓名", validators=[required("姓名")])
-    mobile = StringField("手机号码", validators=[required("手机号码"), checked(mobile_error)])
+    name = StringField("姓名", validators=[required("姓名"), *fits(User.name)], filters=[strip])
+    mobile = StringField("手机号码", validators=[required("手机号码"), checked(mobile_error)], filters=[strip])
     id_no = StringField("证件号码", validators=[required("证件号码"), checked(id_card_error)], filters=[strip_upper])
 
 
@@ -123,11 +125,14 @@ class AuthorizationView(RoleGate, BaseView):
         if form.validate_on_submit():
             try:
                 granted = accounts.authorize(db.session, unit, form.name.data, form.mobile.data, form.id_no.data)
+                db.session.commit()
             except accounts.AccountError as error:
                 db.session.rollback()
                 getattr(form, error.field).errors = [*getattr(form, error.field).errors, error.message]
+            except SQLAlchemyError as error:  # e.g. a second 授权人 saved at the same moment
+                db.session.rollback()
+                say_refusal(form, error, User)
             else:
-                db.session.commit()
                 message = f"已授权 {granted.user.name} 为法人单位授权人"
                 if current is not None:
                     message += f"，原授权人 {current.name} 的单位权限已取消"
@@ -192,9 +197,9 @@ class SecondaryUnitView(ScopedModelView):
             field = form[error.field]
             field.errors = [*field.errors, error.message]
             return False
-        except IntegrityError:
+        except SQLAlchemyError as error:
             session.rollback()
-            flash("保存失败：数据与现有记录冲突，请检查后重试", "error")
+            say_refusal(form, error, SecondaryUnit)
             return False
         if granted.temporary_password:
             flash(
@@ -211,9 +216,14 @@ class SecondaryUnitView(ScopedModelView):
         if blocker:
             flash(f"{model.name}：{blocker}", "error")
             return False
-        retired = accounts.retire_managers(self.session, model.id)
-        self.session.delete(model)
-        self.session.commit()
+        try:
+            retired = accounts.retire_managers(self.session, model.id)
+            self.session.delete(model)
+            self.session.commit()
+        except SQLAlchemyError as error:
+            self.session.rollback()
+            say_refusal(None, error, SecondaryUnit, deleting=True)
+            return False
         if retired:
             flash(f"已删除二级单位 {model.name}，管理人员账号已停用", "success")
         return True

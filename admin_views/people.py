@@ -20,7 +20,7 @@ from rules.transitions import Refused
 from rules.validators import email_error, mobile_error, phone_error
 
 from .base import DecidedByMe, RoleGate, ScopedModelView, current_role, principal, scoped_options
-from .validation import checked, keep_readonly, required, strip, strip_upper
+from .validation import checked, fits, keep_readonly, required, strip, strip_upper
 
 MENU_ORDER = 20
 
@@ -87,7 +87,7 @@ class PersonView(ScopedModelView):
         "work_province", "work_region", "work_city_scope", "unit_nature", "unit_name", "unit_address",
         "education", "degree", "title", "position", "major", "mobile", "office_phone", "email", "qq", "wechat",
     )
-    form_extra_fields = {"unit_name": StringField("工作单位名称", validators=[required("工作单位名称"), _unit_name], filters=[strip])}
+    form_extra_fields = {"unit_name": StringField("工作单位名称", validators=[required("工作单位名称"), *fits(Unit.name), _unit_name], filters=[strip])}
     form_args = {
         "name": {"validators": [required("姓名")], "filters": [strip]},
         "id_no": {"validators": [required("证件号码"), _id_no], "filters": [strip_upper]},
@@ -194,9 +194,9 @@ class PersonView(ScopedModelView):
             flash(f"保存失败：{refused}", "error")
             return False
         except Exception as ex:  # noqa: BLE001 — Flask-Admin's own contract: flash, roll back, keep the form
+            g.saving = (form, False)
+            self.handle_view_exception(ex)  # the database's refusal in Chinese at its field (admin_views/checks.py)
             session.rollback()
-            if not self.handle_view_exception(ex):
-                flash(f"保存失败：{ex}", "error")
             return False
         if waiting:
             flash("已保存。证件号码、工作单位、最高学历、最高学位、职称、职务的修改已提交单位审核（待审核），审核通过前仍以原信息为准", "info")

@@ -6,15 +6,17 @@ from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from wtforms import SelectField, StringField
 
 from extensions import db
-from models import DictItem, Region, RegionKind, RegistrationRoute, ReviewStatus, UnitRegistration
+from models import DictItem, Region, RegionKind, RegistrationRoute, ReviewStatus, Unit, UnitRegistration
 from rules import registration as rules
 from rules.transitions import Refused
 
 from .base import DecidedByMe, ScopedModelView
-from .validation import strip, strip_upper
+from .checks import say_refusal
+from .validation import fits, strip, strip_upper
 
 MENU_ORDER = 15
 
@@ -22,15 +24,15 @@ MENU_ORDER = 15
 class RegistrationForm(FlaskForm):
     """The unit's data a registrant fills in; routing fields are checked against the 单位性质."""
 
-    name = StringField("单位名称", filters=[strip])
-    uscc = StringField("统一社会信用代码", filters=[strip_upper])
+    name = StringField("单位名称", validators=fits(Unit.name), filters=[strip])
+    uscc = StringField("统一社会信用代码", validators=fits(Unit.uscc), filters=[strip_upper])
     nature_id = SelectField("单位性质", choices=[])
     region_id = SelectField("单位所在区县", choices=[])
-    address = StringField("通信地址", filters=[strip])
-    legal_rep = StringField("法定代表人", filters=[strip])
-    contact_name = StringField("联系人姓名", filters=[strip])
-    contact_mobile = StringField("联系人手机", filters=[strip])
-    email = StringField("电子邮箱", filters=[strip])
+    address = StringField("通信地址", validators=fits(Unit.address), filters=[strip])
+    legal_rep = StringField("法定代表人", validators=fits(Unit.legal_rep), filters=[strip])
+    contact_name = StringField("联系人姓名", validators=fits(Unit.contact_name), filters=[strip])
+    contact_mobile = StringField("联系人手机", validators=fits(Unit.contact_mobile), filters=[strip])
+    email = StringField("电子邮箱", validators=fits(Unit.email), filters=[strip])
     reviewer_unit_id = SelectField("上级主管部门（事业单位、机关、国有企业必选）", choices=[])
     reviewer_region_id = SelectField("参保地所在区县（非公有制经济、社会组织必选）", choices=[])
 
@@ -78,16 +80,17 @@ class RegistrationView(ScopedModelView):
             data = {f.name: f.data for f in form if f.name != "csrf_token"}
             try:
                 reg = rules.register(db.session, current_user, data)
+                db.session.commit()
             except Refused as error:
                 db.session.rollback()
                 for name, message in error.errors.items():
                     form[name].errors = [*form[name].errors, message]
+            except SQLAlchemyError as error:  # the same unit registered at the same moment
+                db.session.rollback()
+                say_refusal(form, error, Unit)
             else:
-                db.session.commit()
                 flash(f"单位注册已提交，等待{reg.route.label.removesuffix('审核')}审核；审核通过后您将成为 {reg.unit.name} 的单位管理员", "success")
                 return redirect(self.get_url(".index_view"))
-        elif request.method == "POST":
-            flash("页面已过期，请刷新后重试", "error")
         return self.render("admin/registration_form.html", form=form, required=rules.REQUIRED)
 
 

@@ -119,7 +119,7 @@ def _constraints() -> dict:
     return found
 
 
-def _field_of(table: Table, column_name: str) -> tuple[str, str, bool]:
+def field_of(table: Table, column_name: str) -> tuple[str, str, bool]:
     """(form field, label, is a choice) of a column: a foreign key's form field is its relationship."""
     column = table.c[column_name]
     label = column.info.get("label", "")
@@ -152,10 +152,10 @@ def rule(name: str, deleting: bool = False) -> Optional[Problem]:
         field, message = MESSAGES[name]
         return Problem(field, message)
     if isinstance(c, ForeignKeyConstraint):
-        field, label, _ = _field_of(table, c.columns.keys()[0])
+        field, label, _ = field_of(table, c.columns.keys()[0])
         return Problem(field, f"所选的{label}不存在或已被删除，请重新选择")
     if isinstance(c, CheckConstraint) and c._type_bound:  # an enum column's list of codes
-        field, label, _ = _field_of(table, next(iter(c.columns)).name)
+        field, label, _ = field_of(table, next(iter(c.columns)).name)
         return Problem(field, f"请选择有效的{label}")
     return None
 
@@ -164,7 +164,7 @@ def not_null(table_name: str, column_name: str) -> Problem:
     table = Base.metadata.tables.get(table_name)
     if table is None or column_name not in table.c:
         return Problem(None, GENERIC)
-    field, label, choice = _field_of(table, column_name)
+    field, label, choice = field_of(table, column_name)
     return Problem(field, f"请{'选择' if choice else '填写'}{label or '必填项'}")
 
 

@@ -102,3 +102,51 @@ def capital_error(registered: Optional[Decimal], paid_in: Optional[Decimal]) -> 
     if registered is not None and paid_in is not None and paid_in > registered:
         return "实收资本不能大于注册资本"
     return None
+
+
+def bank_account_error(value: str) -> Optional[str]:
+    """银行账号: digits only (a company's account is 8–32 digits long, written without spaces)."""
+    return None if re.fullmatch(r"\d{8,32}", (value or "").strip()) else "银行账号应为 8–32 位数字，不含空格或其他字符"
+
+
+YEAR_MIN, YEAR_MAX = 1900, 2100
+
+
+def date_error(value: date, past: bool = False, today: Optional[date] = None) -> Optional[str]:
+    """A date within 1900–2100 and, for what already happened (注册时间, 出生日期), not after today."""
+    day = value.date() if hasattr(value, "date") and callable(value.date) else value
+    if not YEAR_MIN <= day.year <= YEAR_MAX:
+        return f"日期应在 {YEAR_MIN} 年至 {YEAR_MAX} 年之间"
+    if past and day > (today or date.today()):
+        return "日期不能晚于今天"
+    return None
+
+
+# What a file of each extension starts with: PDF, PNG, JPEG, OOXML (docx/xlsx are ZIP) and the
+# OLE compound file of the old Office formats (doc/xls).
+MAGIC = {
+    "pdf": (b"%PDF-",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "docx": (b"PK\x03\x04",),
+    "xlsx": (b"PK\x03\x04",),
+    "doc": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
+    "xls": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
+}
+
+
+def file_content_error(extension: str, head: bytes) -> Optional[str]:
+    """Why a file's first bytes are not what its extension says (a renamed .exe is no PDF), or None."""
+    ext = (extension or "").lower().lstrip(".")
+    signatures = MAGIC.get(ext)
+    if signatures is None:
+        return f"不支持 .{ext} 格式的文件"
+    if not any(head.startswith(s) for s in signatures):
+        return f"文件内容与扩展名 .{ext} 不符，请上传真实的 {ext.upper()} 文件"
+    return None
+
+
+def has_control_chars(text: str) -> bool:
+    """NUL and the other control characters below space, tabs and line breaks excepted."""
+    return any(ord(ch) < 32 and ch not in "\t\r\n" for ch in text or "")

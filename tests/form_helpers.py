@@ -94,3 +94,52 @@ def field_errors(response) -> list[str]:
         items = re.findall(r"<li>\s*(.*?)\s*</li>", block, re.S)
         texts += items or [re.sub(r"<[^>]+>", "", block).strip()]
     return [t for t in texts if t]
+
+
+class _FieldGroups(HTMLParser):
+    """Which form-group each named input sits in, and the invalid-feedback texts of each group."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[tuple[bool, int]] = []  # open divs: (is a form-group, its number)
+        self.groups = 0
+        self.where: dict[str, int] = {}
+        self.errors: dict[int, list[str]] = {}
+        self._feedback = 0  # depth inside an invalid-feedback element
+
+    def _group(self):
+        return next((n for is_group, n in reversed(self.stack) if is_group), None)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        if tag == "div":
+            is_group = "form-group" in classes
+            self.groups += is_group
+            self.stack.append((is_group, self.groups))
+            if self._feedback:
+                self._feedback += 1
+            elif "invalid-feedback" in classes:
+                self._feedback = 1
+                self.errors.setdefault(self._group(), []).append("")
+        elif tag in ("input", "select", "textarea") and a.get("name"):
+            self.where.setdefault(a["name"], self._group())
+
+    def handle_endtag(self, tag):
+        if tag == "div" and self.stack:
+            self.stack.pop()
+            if self._feedback:
+                self._feedback -= 1
+
+    def handle_data(self, data):
+        if self._feedback:
+            self.errors[self._group()][-1] += data
+
+
+def errors_at(html: str, name: str) -> list[str]:
+    """The error texts shown in the form-group of the input called `name` (its invalid-feedback)."""
+    parser = _FieldGroups()
+    parser.feed(html)
+    group = parser.where.get(name)
+    assert group is not None, f"no input named {name!r} inside a form-group"
+    return [" ".join(t.split()) for t in parser.errors.get(group, []) if t.strip()]

@@ -7,6 +7,8 @@ the typed values still there, and an independent SELECT shows nothing changed.
 """
 from __future__ import annotations
 
+import io
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -18,6 +20,7 @@ from models import Base
 from rules import constraints as mapping
 
 from .conftest import _restore
+from .form_helpers import errors_at, field_errors, form_data
 
 NAMES = sorted(mapping.constraints())
 
@@ -189,3 +192,282 @@ def test_a_missing_required_value_is_asked_for_by_its_label(engine, table_name, 
     problem = mapping.explain(error)
     assert problem == mapping.not_null(table_name, column_name), str(error.orig)
     assert problem.message.startswith(("请填写", "请选择")) and problem.field
+
+
+# -- part 2: the forms ------------------------------------------------------------------------
+YEAR = datetime.now().year
+RESEARCH = f"{YEAR}年度科研项目（第一批）"
+PROJECT = "工业互联网标识解析平台"  # applicant_ent's approved project (调度填报)
+
+
+def _id(session, model, **where):
+    return session.scalars(select(model.id).where(*[getattr(model, k) == v for k, v in where.items()])).first()
+
+
+def _call(s):
+    from models import Call
+
+    return f"/admin/declaration/new/?call_id={_id(s, Call, name=RESEARCH)}"
+
+
+def _unit_of(username):
+    def url(s):
+        from models import User
+
+        return f"/admin/unit/edit/?id={s.scalar(select(User.unit_id).where(User.username == username))}"
+
+    return url
+
+
+def _person_of(username):
+    def url(s):
+        from models import Person, User
+
+        return f"/admin/person/edit/?id={s.scalar(select(Person.id).join(User, Person.user_id == User.id).where(User.username == username))}"
+
+    return url
+
+
+def _project(s):
+    from models import Declaration
+
+    return str(_id(s, Declaration, name=PROJECT))
+
+
+def _filed_period(s):
+    from models import Declaration, ProgressReport
+
+    return s.scalar(select(ProgressReport.period).join(Declaration).where(Declaration.name == PROJECT).limit(1))
+
+
+def _call_edit(s):
+    from models import Call
+
+    return f"/admin/call/edit/?id={_id(s, Call, name=RESEARCH)}"
+
+
+def _other_call_name(s):
+    from models import Call
+
+    return s.scalar(select(Call.name).where(Call.name != RESEARCH).limit(1))
+
+
+def _revenue(s):
+    """A unit and year that already have 营业收入."""
+    from models import UnitRevenue
+
+    row = s.execute(select(UnitRevenue.unit_id, UnitRevenue.year).limit(1)).one()
+    return {"unit": str(row.unit_id), "year": str(row.year), "revenue": "100"}
+
+
+def _new_report(**extra):
+    return lambda s: {"declaration": _project(s), "period": f"{YEAR}年第四季度", "percent": "50", **extra}
+
+
+def _new_declaration(**extra):
+    return {"name": "约束校验用申报书", "leader": "张伟", "start_month": f"{YEAR}-01-01", "end_month": f"{YEAR + 1}-12-01", **extra}
+
+
+# (who, the form's URL, what is typed over the shown values, the field, its message, tables that stay as they were)
+FORM_CASES = {
+    "declaration 起始 later than 截止": ("applicant_zhang", _call, _new_declaration(start_month=f"{YEAR + 1}-06-01", end_month=f"{YEAR}-01-01"),
+                                       "end_month", "项目截止时间不能早于项目起始时间", ("declaration",)),
+    "declaration negative 新技术": ("applicant_zhang", _call, _new_declaration(new_tech_count="-1"), "new_tech_count", "不能为负数", ("declaration",)),
+    "declaration negative budget": ("applicant_zhang", _call, _new_declaration(**{"budget_items-0-subject": "设备费", "budget_items-0-amount": "-5"}),
+                                    "budget_items-0-amount", "不能为负数", ("declaration", "declaration_budget")),
+    "declaration budget beyond Numeric(14,2)": ("applicant_zhang", _call, _new_declaration(**{"budget_items-0-subject": "设备费", "budget_items-0-amount": "1" * 13}),
+                                                "budget_items-0-amount", "数值超出允许的范围（整数部分最多 12 位）", ("declaration", "declaration_budget")),
+    "declaration name over String(200)": ("applicant_zhang", _call, _new_declaration(name="长" * 201), "name", "最多 200 个字", ("declaration",)),
+    "declaration NUL in 负责人": ("applicant_zhang", _call, _new_declaration(leader="张\x00伟"), "leader", "不能包含不可见的控制字符", ("declaration",)),
+    "declaration year 1800": ("applicant_zhang", _call, _new_declaration(start_month="1800-01-01"), "start_month", "日期应在 1900 年至 2100 年之间", ("declaration",)),
+    "declaration 负责人电话": ("applicant_zhang", _call, _new_declaration(leader_phone="电话号码"), "leader_phone", "请输入正确的办公电话，如 023-65102000", ("declaration",)),
+    "progress 完成进度 150": ("applicant_ent", lambda s: "/admin/progress_report/new/", _new_report(percent="150"), "percent",
+                           "完成进度须在 0 到 100 之间", ("progress_report",)),
+    "progress repeated 调度期次": ("applicant_ent", lambda s: "/admin/progress_report/new/", lambda s: _new_report(period=_filed_period(s))(s), "period",
+                               "该项目本期次的调度已填报，请在列表中修改", ("progress_report",)),
+    "unit 银行账号 with letters": ("unit_cqu", _unit_of("unit_cqu"), {"bank_account": "6222abc0001"}, "bank_account",
+                               "银行账号应为 8–32 位数字，不含空格或其他字符", ("unit",)),
+    "unit 注册时间 in the future": ("unit_cqu", _unit_of("unit_cqu"), {"registered_on": f"{YEAR + 1}-01-01"}, "registered_on", "日期不能晚于今天", ("unit",)),
+    "unit 座机 nonsense": ("unit_cqu", _unit_of("unit_cqu"), {"contact_phone": "023-123"}, "contact_phone", "请输入正确的办公电话，如 023-65102000", ("unit",)),
+    "unit 实收资本 above 注册资本": ("unit_cqu", _unit_of("unit_cqu"), {"registered_capital": "100", "paid_in_capital": "200"}, "paid_in_capital",
+                                "实收资本不能大于注册资本", ("unit",)),
+    "unit 通信地址 over String(200)": ("unit_cqu", _unit_of("unit_cqu"), {"address": "路" * 201}, "address", "最多 200 个字", ("unit",)),
+    "secondary unit repeated name": ("unit_cqu", lambda s: "/admin/secondary_unit/new/",
+                                     {"name": "软件学院", "manager_name": "周明", "manager_mobile": "13912340001", "manager_id_no": "11010519491231002X"},
+                                     "name", "本单位已有同名的二级单位", ("secondary_unit", "app_user")),
+    "person 办公电话 nonsense": ("applicant_zhang", _person_of("applicant_zhang"), {"office_phone": "12345"}, "office_phone",
+                             "请输入正确的办公电话，如 023-65102000", ("person",)),
+    "call 截止 before 开始": ("bureau", _call_edit, {"closes_at": f"{YEAR - 5}-01-01 09:00:00"}, "closes_at", "申报截止时间应晚于开始时间", ("call",)),
+    "call repeated 批次名称": ("bureau", _call_edit, lambda s: {"name": _other_call_name(s)}, "name", "该批次名称已存在", ("call",)),
+    "unit revenue repeated year": ("bureau", lambda s: "/admin/unit_revenue/new/", _revenue, "year", "该单位该年度的营业收入已填报", ("unit_revenue",)),
+    "unit revenue negative": ("bureau", lambda s: "/admin/unit_revenue/new/", lambda s: {**_revenue(s), "year": "2001", "revenue": "-1"}, "revenue",
+                              "不能为负数", ("unit_revenue",)),
+    "单位注册 name over String(200)": ("applicant_li", lambda s: "/admin/registration/new/", {"name": "单" * 201}, "name", "最多 200 个字",
+                                   ("unit", "unit_registration")),
+    "账号授权 name over String(50)": ("unit_cqu", lambda s: "/admin/unit_authorization/?edit=1", {"name": "张" * 51, "mobile": "13912340002",
+                                  "id_no": "11010519491231002X"}, "name", "最多 50 个字", ("app_user",)),
+    "/register username over String(50)": (None, lambda s: "/register", {"username": "u" * 51, "name": "周明", "mobile": "13912340003",
+                                         "id_no": "11010519491231002X", "email": "a@example.cn", "unit_name": "重庆大学",
+                                         "password": "Demo@12345x", "confirm": "Demo@12345x"}, "username", "最多 50 个字", ("app_user", "person")),
+}
+
+
+def _table_state(session, *names) -> dict:
+    """Every row of the tables, as text: an independent look at what the request left behind."""
+    session.expire_all()
+    return {n: sorted(map(str, session.execute(select(Base.metadata.tables[n])).all())) for n in names}
+
+
+def _post_case(app, client_as, db_session, case):
+    user, url, changes, field, message, tables = case
+    client = client_as(user) if user else _anonymous(app)
+    target = url(db_session)
+    typed = changes(db_session) if callable(changes) else dict(changes)
+    page = client.get(target)
+    assert page.status_code == 200, (target, page.status_code)
+    data = {**form_data(page.get_data(as_text=True)), **typed}
+    before = _table_state(db_session, *tables)
+    response = client.post(target, data=data)
+    return response, typed, before
+
+
+def _anonymous(app):
+    from .conftest import Client
+
+    app.test_client_class = Client
+    return app.test_client()
+
+
+def _said_at_the_field(response, typed, field, message):
+    html = response.get_data(as_text=True)
+    assert response.status_code in (200, 400), (response.status_code, html[-1500:])
+    assert message in errors_at(html, field), (errors_at(html, field), [t for t in field_errors(response)])
+    shown = form_data(html)
+    for name, value in typed.items():
+        if "password" not in name and name != "confirm":
+            assert shown.get(name) == value, (name, shown.get(name), value)
+    assert "Failed to" not in html and "IntegrityError" not in html and "constraint" not in html
+
+
+@pytest.mark.parametrize("case", FORM_CASES.values(), ids=FORM_CASES.keys())
+def test_the_form_says_it_at_the_field_and_keeps_what_was_typed(app, client_as, db_session, case):
+    response, typed, before = _post_case(app, client_as, db_session, case)
+    _said_at_the_field(response, typed, case[3], case[4])
+    assert _table_state(db_session, *case[5]) == before
+
+
+# The database as the last line of defence: with the form's checks switched off, the constraint
+# refuses and its message (rules/constraints.MESSAGES) still lands at the field.
+DATABASE_CASES = {
+    "ck_declaration_period_order": FORM_CASES["declaration 起始 later than 截止"],
+    "ck_declaration_counts_nonneg": FORM_CASES["declaration negative 新技术"],
+    "ck_declaration_budget_amount_nonneg": FORM_CASES["declaration negative budget"],
+    "ck_progress_report_percent_range": FORM_CASES["progress 完成进度 150"],
+    "declaration_period": FORM_CASES["progress repeated 调度期次"],
+    "ck_unit_paid_le_registered": FORM_CASES["unit 实收资本 above 注册资本"],
+    "name": FORM_CASES["call repeated 批次名称"],
+    "unit_year": FORM_CASES["unit revenue repeated year"],
+    "ck_unit_revenue_revenue_nonneg": FORM_CASES["unit revenue negative"],
+}
+
+
+@pytest.mark.parametrize("name, case", DATABASE_CASES.items(), ids=DATABASE_CASES.keys())
+def test_the_constraint_is_the_last_line_of_defence(app, client_as, db_session, monkeypatch, caplog, name, case):
+    from flask import request
+
+    from admin_views.checks import ModelChecks
+
+    monkeypatch.setattr(ModelChecks, "validate_form", lambda self, form: request.method == "POST")
+    field, message = mapping.MESSAGES[name]
+    shown_at = case[3] if field in case[3] else field  # an inline row's field carries its prefix
+    response, typed, before = _post_case(app, client_as, db_session, case)
+    assert "保存被数据库拒绝" in caplog.text  # the database refused it, not a form check
+    _said_at_the_field(response, typed, shown_at, message)
+    assert _table_state(db_session, *case[5]) == before
+
+
+def test_the_tab_with_the_refused_field_is_the_one_shown(app, client_as, db_session):
+    response, _, _ = _post_case(app, client_as, db_session, FORM_CASES["declaration negative budget"])
+    html = response.get_data(as_text=True)
+    assert re.search(r'class="nav-link active"[^>]*href="#tab3"', html) and 'class="tab-pane active" id="tab3"' in html
+
+
+# -- part 3: nonsense that is not a column: files, searches, opinions ---------------------------
+DRAFT = "基于大模型的软件缺陷智能检测方法研究"  # applicant_zhang's draft
+PDF, PNG, JPEG, ZIP, OLE = b"%PDF-1.7\n", b"\x89PNG\r\n\x1a\n\0\0", b"\xff\xd8\xff\xe0\0\x10JFIF", b"PK\x03\x04\x14\0", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+UPLOADS = {
+    "a real PDF": ("申报书.pdf", PDF, "已上传附件"),
+    "a renamed .exe is no PDF": ("申报书.pdf", b"MZ\x90\0\x03\0\0\0", "文件内容与扩展名 .pdf 不符"),
+    "a JPEG called .png": ("照片.png", JPEG, "文件内容与扩展名 .png 不符"),
+    "a real PNG": ("照片.png", PNG, "已上传附件"),
+    "a real JPEG": ("照片.jpeg", JPEG, "已上传附件"),
+    "a docx is a ZIP": ("正文.docx", ZIP, "已上传附件"),
+    "a doc is an OLE file": ("正文.doc", OLE, "已上传附件"),
+    "a docx called .doc": ("正文.doc", ZIP, "文件内容与扩展名 .doc 不符"),
+    "a PDF called .docx": ("正文.docx", PDF, "文件内容与扩展名 .docx 不符"),
+    "a name over String(200)": ("名" * 201 + ".pdf", PDF, "文件名最多 200 个字"),
+}
+
+
+@pytest.mark.parametrize("filename, content, message", UPLOADS.values(), ids=UPLOADS.keys())
+def test_an_attachment_is_what_its_extension_says(client_as, db_session, app, tmp_path, filename, content, message):
+    from models import Attachment, Declaration
+
+    app.config["UPLOAD_DIR"] = str(tmp_path)
+    d = _id(db_session, Declaration, name=DRAFT)
+    before = _table_state(db_session, "declaration_attachment")
+    page = client_as("applicant_zhang").post_form(f"/admin/declaration/attachments/{d}/", {"kind": "proof", "file": (io.BytesIO(content), filename)},
+                                                  follow_redirects=True)
+    assert page.status_code == 200 and message in page.get_data(as_text=True)
+    stored = db_session.scalars(select(Attachment.filename).where(Attachment.declaration_id == d)).all()
+    if message == "已上传附件":
+        assert stored == [filename] and sorted(p.read_bytes() for p in tmp_path.iterdir()) == [content]
+    else:
+        assert _table_state(db_session, "declaration_attachment") == before and not any(tmp_path.iterdir())
+
+
+SEARCHES = {
+    "% is a percent sign": (("桥梁检测效率提升50%研究", "桥梁检测效率提升50倍研究"), "50%", 0),
+    "_ is an underscore": (("A_B桥梁监测研究", "AxB桥梁监测研究"), "A_B", 0),
+    "a backslash is a backslash": (("路径C:\\桥梁研究", "路径C:桥梁研究"), "C:\\", 0),
+    "^ still means starts with": (("桥梁%开头的研究", "研究桥梁%"), "^桥梁%", 0),
+}
+
+
+@pytest.mark.parametrize("names, term, found", SEARCHES.values(), ids=SEARCHES.keys())
+def test_search_matches_percent_and_underscore_as_typed(client_as, db_session, names, term, found):
+    from models import Declaration, Status, Unit
+
+    cqu = _id(db_session, Unit, name="重庆大学")
+    ids = db_session.scalars(select(Declaration.id).where(Declaration.unit_id == cqu, Declaration.status == Status.unit_review).order_by(Declaration.id).limit(2)).all()
+    with db_session.get_bind().begin() as conn:
+        for row_id, name in zip(ids, names):
+            conn.execute(update(Declaration.__table__).where(Declaration.id == row_id).values(name=name))
+    page = client_as("unit_cqu").get("/admin/declaration/", query_string={"search": term}).get_data(as_text=True)
+    shown = set(re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', page))
+    assert shown == {str(ids[found])}, (term, shown, ids)
+
+
+REASONS = {
+    "2001 characters are refused, not cut": ("长" * 2001, 400, "退回原因最多 2000 个字（现为 2001 字）"),
+    "a NUL byte is refused": ("材料\x00不全", 400, "退回原因不能包含不可见的控制字符"),
+    "2000 characters are kept whole": ("长" * 2000, 302, None),
+}
+
+
+@pytest.mark.parametrize("reason, status, message", REASONS.values(), ids=REASONS.keys())
+def test_an_opinion_over_the_limit_is_refused_at_its_field(client_as, db_session, reason, status, message):
+    from models import Declaration, ReviewRecord, Status, Unit
+
+    cqu = _id(db_session, Unit, name="重庆大学")
+    d = db_session.scalar(select(Declaration.id).where(Declaration.unit_id == cqu, Declaration.status == Status.unit_review).limit(1))
+    before = _table_state(db_session, "declaration", "review_record")
+    response = client_as("unit_cqu").action("declaration", "return", [d], reason=reason)
+    assert response.status_code == status
+    if message is None:
+        assert db_session.scalar(select(ReviewRecord.opinion).where(ReviewRecord.declaration_id == d).order_by(ReviewRecord.id.desc()).limit(1)) == reason
+        return
+    html = response.get_data(as_text=True)
+    assert message in errors_at(html, "reason")
+    assert re.search(r'<textarea id="reason" name="reason"[^>]*>(.*?)</textarea>', html, re.S).group(1) == reason  # kept as typed
+    assert _table_state(db_session, "declaration", "review_record") == before
