@@ -10,11 +10,12 @@ from flask_wtf import FlaskForm
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from extensions import db, login_manager
 from models import User
 from rules import audit
+from rules.constraints import CONTROL_CHARS
 from rules.passwords import DUMMY_HASH, MAX_LENGTH, hash_password, policy_errors, verify_password
 from rules.throttle import DbThrottle, RedisThrottle, account_key
 
@@ -23,8 +24,14 @@ bp = Blueprint("auth", __name__)
 GENERIC_ERROR = "用户名或密码错误"
 
 
+def printable(form, field) -> None:
+    """NUL and other control characters never reach a query (PostgreSQL refuses them in text)."""
+    if field.data and any(ord(ch) < 32 for ch in field.data):
+        raise ValidationError(CONTROL_CHARS)
+
+
 class LoginForm(FlaskForm):
-    username = StringField("用户名/手机号/证件号码", validators=[DataRequired("请输入用户名、手机号码或证件号码"), Length(max=100, message="用户名过长")])
+    username = StringField("用户名/手机号/证件号码", validators=[DataRequired("请输入用户名、手机号码或证件号码"), Length(max=100, message="用户名过长"), printable])
     password = PasswordField("密码", validators=[DataRequired("请输入密码")])
 
 

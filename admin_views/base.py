@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any, Callable, Iterable, Optional
 
-from flask import abort, current_app, flash, has_request_context, redirect, request, url_for
+from flask import abort, current_app, flash, g, has_request_context, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.babel import gettext as admin_gettext, ngettext as admin_ngettext
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.model.form import converts
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
@@ -29,11 +33,13 @@ from wtforms.validators import ValidationError
 
 from extensions import db
 from models import DictItem, ReviewLog, Role
+from models.base import LabeledEnum
 from rules import permissions, scope, transitions
 from rules.constraints import CONTROL_CHARS
 from rules.validators import has_control_chars
 
 from .checks import ModelChecks
+from rules.params import BIGINT_MAX, clean_text, parse_int
 
 
 def principal() -> Optional[scope.Principal]:
@@ -47,12 +53,41 @@ def current_role() -> Optional[Role]:
     return p.role if p else None
 
 
+class _Messages:
+    """A form's messages: WTForms' own in Chinese, then Flask-Admin's. Flask-Admin's fields raise
+    theirs ("Invalid JSON", "Not a valid choice") through the form's translations, which know
+    only WTForms' catalogue, so they stayed English."""
+
+    def __init__(self, wtforms) -> None:
+        self.wtforms = wtforms
+
+    def gettext(self, string: str) -> str:
+        text = self.wtforms.gettext(string)
+        return admin_gettext(string) if text == string else text
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        text = self.wtforms.ngettext(singular, plural, n)
+        return admin_ngettext(singular, plural, n) if text in (singular, plural) else text
+
+
 class AdminForm(FlaskForm):
     """Flask-WTF form base so that every admin form, action and inline edit carries a CSRF token."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            return _Messages(super().get_translations(form))
 
     def __init__(self, formdata=None, obj=None, prefix="", **kwargs):
         self._obj = obj
         super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        token = self._fields.get("csrf_token")
+        if token is not None and token.errors:
+            token.errors = []  # an expired page is said once, above the form (errors.py)
+            ok = False
+        return ok
 
 
 def _enum_label(view, value, name=None):
@@ -146,6 +181,78 @@ class RoleGate:
         abort(404)
 
 
+class LabeledConverter(AdminModelConverter):
+    """Form fields of enum columns offer the Chinese labels; Flask-Admin's show the stored codes."""
+
+    @converts("Enum")
+    def convert_enum(self, column, field_args, **extra):
+        field = super().convert_enum(column, field_args, **extra)
+        enum_class = getattr(column.type, "enum_class", None)
+        if enum_class is not None and issubclass(enum_class, LabeledEnum):
+            by_code = {m.value: m.label for m in enum_class}
+            field.kwargs["choices"] = [(code, by_code.get(code, code)) for code, _ in field.kwargs["choices"]]
+        return field
+
+
+def _datetime_label(view, value, name=None):
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _bool_label(view, value, name=None):
+    """是/否 as text: Flask-Admin's icons carry an English tooltip (`in_gaoxin: true`)."""
+    if value is None:
+        return ""
+    return "是" if value else "否"
+
+
+def _guard_filter(flt) -> None:
+    """A filter value that cannot be what the filter compares with is refused (Flask-Admin then
+    drops the filter with a notice) instead of reaching the database: codes outside the options,
+    numbers that overflow a BIGINT, NUL bytes, pages of text."""
+    if getattr(flt, "_guarded", False):
+        return
+    original = flt.validate
+    column_type = getattr(getattr(flt, "column", None), "type", None)
+    try:
+        numeric = column_type is not None and column_type.python_type is int
+    except NotImplementedError:
+        numeric = False
+
+    def validate(value) -> bool:
+        if clean_text(value) is None:
+            return False
+        many = "InList" in type(flt).__name__
+        parts = [v.strip() for v in value.split(",")] if many else [value]
+        if numeric and any(parse_int(v) is None for v in parts):
+            return False
+        options = flt.options  # a fixed list; per-request option lists are checked by their column type
+        if isinstance(options, (list, tuple)) and options and not isinstance(flt, DecidedByMe):
+            codes = {str(code) for code, _label in options}
+            if any(v not in codes for v in parts):
+                return False
+        try:
+            cleaned = flt.clean(value)
+        except (ValueError, LookupError, TypeError, ArithmeticError):
+            return False
+        for item in cleaned if isinstance(cleaned, list) else [cleaned]:
+            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > BIGINT_MAX:
+                return False
+        return original(value)
+
+    if numeric:  # a text filter over an integer column (单位 by id): compare as a number on PostgreSQL too
+        text_clean = flt.clean
+
+        def clean(value):
+            cleaned = text_clean(value)
+            if isinstance(cleaned, list):
+                return [parse_int(v) if isinstance(v, str) else v for v in cleaned]
+            return parse_int(cleaned) if isinstance(cleaned, str) else cleaned
+
+        flt.clean = clean
+    flt.validate = validate
+    flt._guarded = True
+
+
 class ScopedModelView(RoleGate, ModelChecks, ModelView):
     """Base of every model view: role gate, data scope, Chinese labels and our own export.
 
@@ -168,9 +275,12 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
     create_label = "新增"  # the manuals' wording for the create tab
     details_template = "admin/scoped_details.html"
     neighbor_scan_limit = 200_000
+    model_form_converter = LabeledConverter
     column_type_formatters = {
         **ModelView.column_type_formatters,  # type: ignore[dict-item]
         enum.Enum: _enum_label,  # replaces Flask-Admin's, which shows the code
+        bool: _bool_label,
+        datetime: _datetime_label,  # to the second, not Python's microseconds
     }
     column_type_formatters_detail = column_type_formatters
 
@@ -253,7 +363,22 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
 
     def __init__(self, model, session=None, *args, **kwargs):
         self.column_labels = {**self.model_labels(model), **(self.column_labels or {})}
+        self.inline_models = self._labelled_inlines(self.inline_models)
         super().__init__(model, session or db.session, *args, **kwargs)
+
+    @classmethod
+    def _labelled_inlines(cls, inlines):
+        """Inline forms (项目成员, 经费预算) labelled from their model's columns, as the main form is."""
+        if not inlines:
+            return inlines
+        out = []
+        for entry in inlines:
+            if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], dict):
+                inline_model, options = entry
+                options = {**options, "column_labels": {**cls.model_labels(inline_model), **options.get("column_labels", {})}}
+                entry = (inline_model, options)
+            out.append(entry)
+        return tuple(out)
 
     # -- labels -----------------------------------------------------------------------------
     @staticmethod
@@ -363,8 +488,11 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
         return sa_inspect(self.model).primary_key[0]
 
     def _coerce_pk(self, value):
+        python_type = self._pk_column().type.python_type
+        if python_type is int:
+            return parse_int(value, lo=1)
         try:
-            return self._pk_column().type.python_type(value)
+            return python_type(value) if clean_text(value) is not None else None
         except (TypeError, ValueError):
             return None
 
@@ -509,6 +637,8 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
         model = model or self.model
         p = principal()
         for field in form:
+            if getattr(field, "allow_blank", False):
+                field.blank_text = "请选择"
             if isinstance(field, (QuerySelectField, QuerySelectMultipleField)):
                 query = field.query if field.query is not None else field.query_factory()
                 remote = query.column_descriptions[0]["entity"]
@@ -554,6 +684,37 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
 
     def list_form(self, obj=None):
         return self.scope_form(super().list_form(obj))
+
+    def get_filters(self):
+        filters = super().get_filters()
+        for flt in filters or ():
+            _guard_filter(flt)
+        return filters
+
+    def _get_list_filter_args(self):
+        """Read once per request: Flask-Admin reads them twice, and would say twice that one is invalid."""
+        cache = g.setdefault("list_filter_args", {})
+        if self.endpoint not in cache:
+            cache[self.endpoint] = super()._get_list_filter_args()
+        return cache[self.endpoint]
+
+    def get_invalid_value_msg(self, value, filter):
+        return f"筛选条件“{filter.name}”的值无效，已忽略"
+
+    def _get_list_extra_args(self):
+        """Page, page size and sort as typed in the URL, within sense: a page past the end shows the
+        last rows' neighbours (empty), an unknown page size the default, never an overflow."""
+        args = super()._get_list_extra_args()
+        args.page = parse_int(request.args.get("page"), lo=0, hi=10**7) or 0
+        size = parse_int(request.args.get("page_size"), lo=1)
+        args.page_size = size if size in self.page_size_options else 0
+        args.sort = parse_int(request.args.get("sort"), lo=0, hi=10**4)
+        args.sort_desc = bool(parse_int(request.args.get("desc")))
+        search = clean_text(request.args.get("search")) if request.args.get("search") else None
+        if request.args.get("search") and search is None:
+            flash("查询内容过长或含有不可见字符，已忽略", "warning")
+        args.search = search
+        return args
 
     def scaffold_filters(self, name):
         """Enum filters offer the Chinese labels, not the stored codes."""
