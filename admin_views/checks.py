@@ -183,15 +183,18 @@ def _posted_or_kept(form, obj, table, column):
     return None
 
 
+def _literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def like_pattern(term: str) -> str:
-    """Flask-Admin's search term as a LIKE pattern with `\\`, `%` and `_` matched as typed;
-    `^词` still means 以…开头 and `=词` 等于."""
-    escaped = lambda text: text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")  # noqa: E731
+    """Flask-Admin's search term as a LIKE pattern (ESCAPE '\\') with `\\`, `%` and `_` matched as
+    typed; `^词` still means 以…开头 and `=词` 等于."""
     if term.startswith("^"):
-        return f"{escaped(term[1:])}%"
+        return f"{_literal(term[1:])}%"
     if term.startswith("="):
-        return escaped(term[1:])
-    return f"%{escaped(term)}%"
+        return _literal(term[1:])
+    return f"%{_literal(term)}%"
 
 
 class ModelChecks:
@@ -202,7 +205,7 @@ class ModelChecks:
 
     def validate_form(self, form):
         ok = super().validate_form(form)
-        if ok and getattr(form, "_fields", None) and any(n in form for n in sa_inspect(self.model).column_attrs.keys()):
+        if ok and hasattr(form, "_obj"):  # a create or edit form (AdminForm); delete and action forms fill no column
             ok = not unique_clashes(self.session, self.model, form)
         return ok
 
