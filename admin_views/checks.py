@@ -20,7 +20,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from wtforms.fields import DateTimeField, DecimalField, FieldList, FormField, IntegerField, StringField
 from wtforms.fields.core import UnboundField
-from wtforms.validators import Length, ValidationError
+from wtforms.validators import Length, StopValidation, ValidationError
 
 from rules import constraints
 from rules.validators import (
@@ -54,11 +54,20 @@ def _chinese(validator):
     return validator
 
 
+def _control_chars_first(form, field) -> None:
+    """NUL and other control characters stop the field's checks: PostgreSQL refuses them even in a SELECT."""
+    try:
+        no_control_chars(form, field)
+    except ValidationError as exc:
+        raise StopValidation(exc.args[0]) from None
+
+
 def field_checks(name: str, field_class: type, column, validators) -> list:
     """The validators of one form field: its own, then what its column implies."""
     out = [_chinese(v) for v in validators or ()]
     column_type = getattr(column, "type", None)
     if issubclass(field_class, StringField):
+        out.insert(0, _control_chars_first)  # before any validator that queries with the value
         length = getattr(column_type, "length", None)
         if isinstance(length, int) and not any(isinstance(v, Length) for v in out):
             out.append(at_most(length))
