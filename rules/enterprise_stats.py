@@ -181,7 +181,7 @@ def voucher_claims(session: Session, p: Principal, year: int, tab: str = "type")
 def voucher_by_enterprise(session: Session, p: Principal, year: int, search: str = "", offset: int = 0, limit: Optional[int] = 20) -> tuple[Table, int]:
     where = [InnovationVoucher.year == year, predicate(p, Enterprise)]
     if search:
-        where.append(or_(Enterprise.name.like(f"%{search}%"), Enterprise.uscc.like(f"%{search}%")))
+        where.append(or_(Enterprise.name.contains(search, autoescape=True), Enterprise.uscc.contains(search, autoescape=True)))
     base = select(InnovationVoucher).join(Enterprise, Enterprise.id == InnovationVoucher.enterprise_id).join(Region, Region.id == Enterprise.region_id).where(*where)
     grouped = base.with_only_columns(Enterprise.name, Enterprise.uscc, Region.name, *_voucher_measures()[1:]).group_by(
         Enterprise.id, Enterprise.name, Enterprise.uscc, Region.name).order_by(Enterprise.name, Enterprise.id)
@@ -284,7 +284,7 @@ def custom_query(p: Principal, keys: list[str], year: Optional[int], search: str
     if year:
         stmt = stmt.where(r.id.isnot(None))
     if search:
-        stmt = stmt.where(or_(Enterprise.name.like(f"%{search}%"), Enterprise.uscc.like(f"%{search}%")))
+        stmt = stmt.where(or_(Enterprise.name.contains(search, autoescape=True), Enterprise.uscc.contains(search, autoescape=True)))
     return stmt, [f.label for f in picked]
 
 

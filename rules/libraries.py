@@ -450,8 +450,7 @@ def members(session: Session, library: Library, p: Principal, q: Query, first_ye
         if q.first_year:
             stmt = stmt.where(first.c.first_year == q.first_year)
     if q.search:
-        like = f"%{q.search}%"
-        stmt = stmt.where(or_(Enterprise.name.like(like), Enterprise.uscc.like(like)))
+        stmt = stmt.where(or_(Enterprise.name.contains(q.search, autoescape=True), Enterprise.uscc.contains(q.search, autoescape=True)))
     if q.region_id:
         stmt = stmt.where(Enterprise.region_id == q.region_id)
     if q.founded_from:

@@ -501,3 +501,34 @@ def test_an_opinion_over_the_limit_is_refused_at_its_field(client_as, db_session
     assert message in errors_at(html, "reason")
     assert re.search(r'<textarea id="reason" name="reason"[^>]*>(.*?)</textarea>', html, re.S).group(1) == reason  # kept as typed
     assert _table_state(db_session, "declaration", "review_record") == before
+
+
+def _statistics_search(session, p, term):
+    from rules import enterprise_stats as stats
+
+    return stats.voucher_by_enterprise(session, p, 2022, search=term, limit=None)[1]
+
+
+def _custom_search(session, p, term):
+    from rules import enterprise_stats as stats
+
+    stmt, _ = stats.custom_query(p, ["name"], None, term)
+    return len(session.execute(stmt).all())
+
+
+def _library_search(session, p, term):
+    from rules import libraries as lib
+
+    library = lib.LIBRARIES[0]
+    return len(lib.member_ids(session, library, p, lib.Query(year=2022, values=lib.saved_defaults(session, library), search=term)))
+
+
+@pytest.mark.parametrize("search", [_statistics_search, _custom_search, _library_search], ids=["创新券统计", "自定义查询", "企业库"])
+@pytest.mark.parametrize("term", ["%", "_"])
+def test_the_enterprise_pages_search_percent_and_underscore_as_typed(app, db_session, search, term):
+    from models import User
+    from rules.scope import Principal
+
+    p = Principal.of(db_session.scalars(select(User).where(User.username == "bureau")).one())
+    assert search(db_session, p, "") > 0  # there is something a wildcard would have matched
+    assert search(db_session, p, term) == 0  # no demo enterprise has % or _ in its name or code
