@@ -3,7 +3,9 @@
 Part 1 drives the database itself: every named constraint of the metadata is violated through Core
 (one transaction each, rolled back) and the mapping must answer its field and message.
 Part 2 posts the forms as the account that may edit them: no 5xx, the message next to its field,
-the typed values still there, and an independent SELECT shows nothing changed.
+the typed values still there, and an independent SELECT shows nothing changed; then the same
+posts with the form's checks switched off, so that the database refuses them.
+Part 3: attachments by their content, searches with % and _, opinions over the limit.
 """
 from __future__ import annotations
 
@@ -109,8 +111,8 @@ def _violate(conn, name: str) -> None:
         _set(conn, table, _rows(conn, table)[0], {column: literal("~", String)})
     elif isinstance(c, CheckConstraint):
         assert name in CHECK_VIOLATIONS, f"{name}: add the values that break it to CHECK_VIOLATIONS"
-        role, values = CHECK_VIOLATIONS[name]
-        rows = _rows(conn, table, table.c.role == role if role else None, 1)
+        role_of_row, values = CHECK_VIOLATIONS[name]
+        rows = _rows(conn, table, table.c.role == role_of_row if role_of_row else None, 1)
         _set(conn, table, rows[0], values)
     elif isinstance(c, ForeignKeyConstraint):
         _set(conn, table, _rows(conn, table)[0], {c.columns.keys()[0]: 2**31 - 1})
