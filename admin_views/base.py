@@ -217,6 +217,8 @@ def _guard_filter(flt) -> None:
         numeric = column_type is not None and column_type.python_type is int
     except NotImplementedError:
         numeric = False
+    if isinstance(flt.options, (list, tuple)) and flt.options:
+        numeric = False  # a filter with fixed options (申报类型 over call_id) is checked by its options
 
     def validate(value) -> bool:
         if clean_text(value) is None:
