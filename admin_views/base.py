@@ -20,7 +20,7 @@ from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterLike, FilterNotLike
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_admin.model.template import DeleteRowAction, EditPopupRowAction, EditRowAction
@@ -38,7 +38,7 @@ from rules import permissions, scope, transitions
 from rules.constraints import CONTROL_CHARS
 from rules.validators import has_control_chars
 
-from .checks import ModelChecks
+from .checks import ModelChecks, like_pattern
 from rules.params import BIGINT_MAX, clean_text, parse_int
 
 
@@ -251,6 +251,14 @@ def _guard_filter(flt) -> None:
             return parse_int(cleaned) if isinstance(cleaned, str) else cleaned
 
         flt.clean = clean
+    if isinstance(flt, (FilterLike, FilterNotLike)):  # 包含/不包含: % and _ as typed, as in the search box
+        negate = isinstance(flt, FilterNotLike)
+
+        def apply(query, value, alias=None):
+            match = flt.get_column(alias).ilike(like_pattern(value), escape="\\")
+            return query.filter(~match if negate else match)
+
+        flt.apply = apply
     flt.validate = validate
     flt._guarded = True
 

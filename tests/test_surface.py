@@ -189,3 +189,18 @@ def test_the_date_picker_and_select2_speak_chinese(live_server, page):  # noqa: 
     page.keyboard.type("不存在的选项")
     assert "没有找到匹配项" in page.locator(".select2-drop-active, .select2-results").first.inner_text()
     _shot(page, "select2-no-match.png")
+
+
+@pytest.mark.parametrize("typed, matches", [("%", 0), ("_", 0), ("张", None)])
+def test_a_contains_filter_matches_percent_and_underscore_as_typed(app, client_as, db_session, typed, matches):
+    """包含 "%" finds the names with a % in them (none), not every name."""
+    from models import Person
+
+    view = next(v for v in app.extensions["admin"][0]._views if getattr(v, "endpoint", "") == "person")
+    index = next(i for i, f in enumerate(view._filters) if str(f.name) == "姓名" and str(f.operation()) in ("包含", "contains"))
+    response = client_as("bureau").get(f"/admin/person/?flt0_{view.get_filter_arg(index, view._filters[index])}={typed}&page_size=100")
+    assert response.status_code == 200
+    expected = matches if matches is not None else db_session.scalar(
+        select(func.count()).select_from(Person).where(Person.name.contains(typed, autoescape=True))
+    )
+    assert len(re.findall(r'name="rowid"', response.get_data(as_text=True))) == min(expected, 100)
