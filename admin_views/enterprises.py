@@ -1,6 +1,7 @@
 """企业信息 (基本信息审核, 企业信息查询列表), 科技信息年报 (年报数据审核, 年报数据查询) and 知识价值信用评级列表."""
 from __future__ import annotations
 
+from flask import request
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.form import rules
 from markupsafe import Markup
@@ -178,7 +179,26 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
     ]
     form_columns = ("enterprise", *[c for _, cols in REPORT_TABS for c in cols])
 
-    def on_model_change(self, form, model, is_created):
+    # (field, other field, message): the first may not exceed the second; said at the field
+    NOT_ABOVE = (
+        ("tech_staff", "staff", "科技人员不能多于从业人员"),
+        ("rd_domestic", "rd_expense", "境内研发费用不能大于研发费用总额"),
+    )
+
+    def validate_form(self, form):
+        ok = super().validate_form(form)
+        if request.method != "POST":
+            return ok
+        for name, bound, message in self.NOT_ABOVE:
+            field, limit = getattr(form, name, None), getattr(form, bound, None)
+            if field is None or limit is None or field.data is None or limit.data is None:
+                continue
+            if field.data > limit.data:
+                field.errors = [*field.errors, message]
+                ok = False
+        return ok
+
+    def on_model_change(self, form, model, is_created):  # the last line before the database
         if model.tech_staff is not None and model.staff is not None and model.tech_staff > model.staff:
             raise ValidationError("科技人员不能多于从业人员")
         if model.rd_domestic is not None and model.rd_expense is not None and model.rd_domestic > model.rd_expense:

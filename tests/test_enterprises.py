@@ -20,6 +20,7 @@ from models import (
     StorageStatus,
     Unit,
 )
+from tests.form_helpers import errors_at
 
 
 def enterprise(session, name) -> Enterprise:
@@ -201,7 +202,7 @@ def test_bad_report_input_keeps_what_was_typed_and_saves_nothing(client_as, db_s
     text = page.get_data(as_text=True)
     assert "不能为负数" in text and 'value="王五"' in text
     page = edit_report(client_as("applicant_ent"), report, tech_staff="500")
-    assert "科技人员不能多于从业人员" in page.get_data(as_text=True)
+    assert errors_at(page.get_data(as_text=True), "tech_staff") == ["科技人员不能多于从业人员"]  # at the field
     db_session.expire_all()
     assert own_report(db_session).staff is None or own_report(db_session).staff != -5
     assert own_report(db_session).filler_name != "王五"
