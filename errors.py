@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -60,6 +60,7 @@ def init_errors(app) -> None:
             return EXPIRED, 400  # an inline edit: its widget shows the answer
         flash(EXPIRED, "warning")
         if request.method == "POST" and _form_page(request.endpoint) and request.endpoint in current_app.view_functions:
+            g.csrf_expired = True  # the forms refuse to validate, whatever their own CSRF check says
             return current_app.view_functions[request.endpoint](**(request.view_args or {}))
         back = _same_site(request.referrer)
         return redirect(back or url_for("admin.index"))

@@ -87,7 +87,7 @@ class AdminForm(FlaskForm):
         if token is not None and token.errors:
             token.errors = []  # an expired page is said once, above the form (errors.py)
             ok = False
-        return ok
+        return ok and not g.get("csrf_expired")  # shown again after a refused token: never saved
 
 
 def _enum_label(view, value, name=None):
