@@ -44,8 +44,8 @@ def _same_site(url: str | None) -> str | None:
     if not url:
         return None
     parts = urlsplit(url)
-    if parts.netloc and parts.netloc != request.host:
-        return None
+    if parts.scheme not in ("", "http", "https") or (parts.netloc and parts.netloc != request.host):
+        return None  # another site, or javascript:/data: — never a link or a redirect target
     return url
 
 

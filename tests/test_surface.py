@@ -45,6 +45,17 @@ def test_error_pages_are_chinese_with_a_way_back(client_as, method, url, status,
     _assert_chinese_page(response, status, title)
 
 
+@pytest.mark.parametrize("referrer, shown", [
+    ("http://localhost/admin/unit/", True),
+    ("https://evil.example/phish", False),
+    ("javascript:alert(1)", False),
+])
+def test_the_way_back_only_leads_inside_the_app(client_as, referrer, shown):
+    html = client_as("bureau").get("/admin/no-such-page/", headers={"Referer": referrer}).get_data(as_text=True)
+    assert ("返回上一页" in html) is shown
+    assert "evil.example" not in html and "javascript:" not in html
+
+
 def test_a_too_large_upload_is_a_chinese_413(app, client_as):
     client = client_as("sysadmin")
     app.config["MAX_CONTENT_LENGTH"] = 1024
