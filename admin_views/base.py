@@ -712,8 +712,8 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
         return f"筛选条件“{filter.name}”的值无效，已忽略"
 
     def _get_list_extra_args(self):
-        """Page, page size and sort as typed in the URL, within sense: a page past the end shows the
-        last rows' neighbours (empty), an unknown page size the default, never an overflow."""
+        """Page, page size, sort and search as typed in the URL, within sense: a page past the end
+        is an empty page, an unknown page size the default, never an overflow or a NUL in SQL."""
         args = super()._get_list_extra_args()
         args.page = parse_int(request.args.get("page"), lo=0, hi=10**7) or 0
         size = parse_int(request.args.get("page_size"), lo=1)
@@ -721,7 +721,8 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
         args.sort = parse_int(request.args.get("sort"), lo=0, hi=10**4)
         args.sort_desc = bool(parse_int(request.args.get("desc")))
         search = clean_text(request.args.get("search")) if request.args.get("search") else None
-        if request.args.get("search") and search is None:
+        if request.args.get("search") and search is None and not g.get("search_refused"):
+            g.search_refused = True  # Flask-Admin reads the arguments twice: say it once
             flash("查询内容过长或含有不可见字符，已忽略", "warning")
         args.search = search
         return args

@@ -215,3 +215,13 @@ def test_a_contains_filter_matches_percent_and_underscore_as_typed(app, client_a
         select(func.count()).select_from(Person).where(Person.name.contains(typed, autoescape=True))
     )
     assert len(re.findall(r'name="rowid"', response.get_data(as_text=True))) == min(expected, 100)
+
+
+@pytest.mark.parametrize("search", ["a\x00b", "字" * 300])
+def test_an_unusable_search_is_ignored_with_one_notice(client_as, db_session, search):
+    response = client_as("bureau").get("/admin/unit/", query_string={"search": search, "page_size": 100})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert html.count("查询内容过长或含有不可见字符，已忽略") == 1
+    total = db_session.scalar(select(func.count()).select_from(Unit))
+    assert len(re.findall(r'name="rowid"', html)) == min(total, 100)
