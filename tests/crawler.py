@@ -43,7 +43,7 @@ ENGLISH_UI = {
     "user", "status", "remove", "new", "yes", "no", "ok", "page", "first", "last", "more", "loading",
     "clear", "today", "month", "year", "week", "date", "time", "from", "to", "of", "and", "or", "is",
     "equals", "contains", "between", "greater", "smaller", "empty", "not", "in", "with", "the", "this",
-    "unit", "sort", "file", "upload", "download", "previous", "forbidden", "found", "method", "allowed",
+    "unit", "file", "upload", "download", "forbidden", "method", "allowed",
     "internal", "server", "request", "bad", "entity", "large", "redirecting", "should", "be", "redirected",
 }
 
