@@ -118,8 +118,10 @@ def test_hostile_parameters_on_every_page(app, client_as, words, account):
             continue
         # each odd value in every argument at once, then in every filter at once (an invalid filter
         # is dropped with a notice, so one bad filter cannot hide behind another)
+        view = views.get(blueprint)
+        library = [f"c_{p.key}" for p in getattr(getattr(view, "library", None), "params", ())]  # 条件参数
         for _case, value in ODD_VALUES:
-            crawler.get(path, {arg: value for arg in PAGE_ARGS})
+            crawler.get(path, {arg: value for arg in (*PAGE_ARGS, *library)})
             filters = _filter_args(views.get(blueprint))
             if filters:
                 crawler.get(path, {arg: value for arg in filters})
