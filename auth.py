@@ -18,6 +18,7 @@ from rules import audit
 from rules.constraints import CONTROL_CHARS
 from rules.passwords import DUMMY_HASH, MAX_LENGTH, hash_password, policy_errors, verify_password
 from rules.throttle import DbThrottle, RedisThrottle, account_key
+from rules.validators import has_control_chars
 
 bp = Blueprint("auth", __name__)
 
@@ -26,7 +27,7 @@ GENERIC_ERROR = "用户名或密码错误"
 
 def printable(form, field) -> None:
     """NUL and other control characters never reach a query (PostgreSQL refuses them in text)."""
-    if field.data and any(ord(ch) < 32 for ch in field.data):
+    if field.data and has_control_chars(field.data):
         raise ValidationError(CONTROL_CHARS)
 
 

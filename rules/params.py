@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from rules.validators import has_control_chars
+
 BIGINT_MAX = 2**63 - 1
 MAX_ARG_LENGTH = 200  # the longest search or filter text a list accepts
 
@@ -28,6 +30,6 @@ def parse_int(raw, lo: int = -BIGINT_MAX, hi: int = BIGINT_MAX) -> Optional[int]
 def clean_text(raw, limit: int = MAX_ARG_LENGTH) -> Optional[str]:
     """Text without NUL or other control characters and at most `limit` long, else None."""
     text = str(raw if raw is not None else "")
-    if len(text) > limit or any(ord(ch) < 32 and ch not in "\t\r\n" for ch in text):
+    if len(text) > limit or has_control_chars(text):
         return None
     return text

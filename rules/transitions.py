@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from models import ReviewLog
 
 from . import audit, scope
+from .params import parse_int
 from .refusal import Refused  # noqa: F401 — the one refusal type, re-exported for the tables
 
 
@@ -238,11 +239,11 @@ def typed_ids(ids: Iterable) -> tuple[list[int], list[tuple[str, str]]]:
     """Posted ids as integers; a malformed one is skipped with a reason (never a 500 or a 404)."""
     good, bad = [], []
     for raw in ids:
-        value = str(raw).strip()
-        if value.isascii() and value.isdigit() and len(value) <= 18:
-            good.append(int(value))
+        number = parse_int(raw, lo=0)
+        if number is not None:
+            good.append(number)
         else:
-            bad.append((f"#{value[:20]}", "记录编号无效"))
+            bad.append((f"#{str(raw).strip()[:20]}", "记录编号无效"))
     return sorted(set(good)), bad
 
 
