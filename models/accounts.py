@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, LabeledEnum, Timestamped, enum_column, label
@@ -29,6 +29,14 @@ MODULES = {
     "innovation_fund": "创新资助",
     "tech_innovation": "技术创新项目",
 }
+
+
+class AccountStatus(LabeledEnum):
+    """授权状态 (seed 004): a 填报用户 waits for the unit admin's 授权; a 单位管理用户 for the unit's review."""
+
+    pending = ("pending", "待授权")
+    active = ("active", "已授权")
+    refused = ("refused", "已拒绝")
 
 
 class User(Timestamped, Base):
@@ -73,6 +81,16 @@ class User(Timestamped, Base):
         Boolean, default=False, server_default=text("false"), info=label("法人单位授权人")
     )
     last_login_at: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("最近登录时间"))
+    # 授权状态: a pending account may sign in only to see where its registration stands.
+    status: Mapped[AccountStatus] = mapped_column(
+        enum_column(AccountStatus, "account_status"), default=AccountStatus.active,
+        server_default=AccountStatus.active.value, index=True, info=label("授权状态"),
+    )
+    refusal_reason: Mapped[Optional[str]] = mapped_column(Text, info=label("拒绝原因"))
+    # Raised on logout, password change or reset, disable and role change: every older session ends.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"), info=label("会话版本"))
+    # 密保问题 (seed 004): [{"question": "...", "answer": "<argon2 hash of the normalised answer>"}] × 3
+    security_questions: Mapped[Optional[list]] = mapped_column(JSON, info=label("密保问题"))
 
     unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[unit_id], info=label("所属单位"))
     secondary_unit: Mapped[Optional[SecondaryUnit]] = relationship(foreign_keys=[secondary_unit_id], info=label("二级单位"))
@@ -107,3 +125,39 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(DateTime)
     locked_until: Mapped[Optional[datetime]] = mapped_column(DateTime)
+
+
+class LoginSession(Base):
+    """在线用户: one signed-in browser. The cookie holds the token; the row says whether it still counts."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=label("会话标识"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True, info=label("用户"))
+    ip: Mapped[Optional[str]] = mapped_column(String(45), info=label("登录地址"))
+    user_agent: Mapped[Optional[str]] = mapped_column(String(200), info=label("浏览器"))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=datetime.now, info=label("登录时间"))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=datetime.now, info=label("最近访问时间"))
+    ended_at: Mapped[Optional[datetime]] = mapped_column(DateTime, index=True, info=label("结束时间"))
+    end_reason: Mapped[Optional[str]] = mapped_column(String(20), info=label("结束原因"))
+
+    user = relationship("User", foreign_keys=[user_id], info=label("用户"))
+
+
+class PasswordReset(Base):
+    """忘记密码: one recovery attempt — who, how it is proven (密保问题 or a one-time code), its limits."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=label("凭据"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True, info=label("用户"))
+    method: Mapped[Optional[str]] = mapped_column(String(10), info=label("验证方式"))  # question | email | sms
+    code_hash: Mapped[Optional[str]] = mapped_column(String(255), info=label("验证码"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"), info=label("尝试次数"))
+    ip: Mapped[Optional[str]] = mapped_column(String(45), info=label("来源地址"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=datetime.now, info=label("创建时间"))
+    expires_at: Mapped[datetime] = mapped_column(DateTime, info=label("失效时间"))
+    verified_at: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("验证时间"))
+    used_at: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("使用时间"))

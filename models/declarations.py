@@ -82,6 +82,11 @@ DEFAULT_REQUIRED = [
 ]
 
 
+class AuthorityRoute(LabeledEnum):
+    competent = ("competent", "有主管部门的由主管部门审核，否则由所在区县审核")
+    district = ("district", "由单位所在区县审核")
+
+
 class Call(Timestamped, Base):
     """申报批次: when and how a kind of declaration is filed and reviewed. Data, not code."""
 
@@ -102,6 +107,12 @@ class Call(Timestamped, Base):
     ranking_deadline: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("推荐排序截止时间"))
     review_chain: Mapped[list] = mapped_column(JSON, default=lambda: list(DEFAULT_CHAIN), info=label("审核流程"))
     authority_label: Mapped[str] = mapped_column(String(20), default="主管部门审核", info=label("主管部门审核名称"))
+    # One authority per unit at the authority level: its competent department if it has one, else its
+    # district (competent), or always the district (district).
+    authority_route: Mapped[AuthorityRoute] = mapped_column(
+        enum_column(AuthorityRoute, "authority_route"), default=AuthorityRoute.competent,
+        server_default=AuthorityRoute.competent.value, info=label("主管部门审核归属"),
+    )
     quota_rule: Mapped[Optional[list]] = mapped_column(JSON, info=label("申报限额规则"))
     required_fields: Mapped[Optional[list]] = mapped_column(JSON, info=label("必填项"))
     report_opens_at: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("调度填报开始时间"))

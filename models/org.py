@@ -58,6 +58,8 @@ class Unit(Timestamped, Base):
         ForeignKey("region.id", ondelete="RESTRICT"), index=True, info=label("单位所在区县")
     )
     address: Mapped[Optional[str]] = mapped_column(String(200), info=label("通信地址"))
+    registered_address: Mapped[Optional[str]] = mapped_column(String(200), info=label("注册地址"))
+    located_address: Mapped[Optional[str]] = mapped_column(String(200), info=label("坐落地址"))
     postcode: Mapped[Optional[str]] = mapped_column(String(6), info=label("邮政编码"))
     registered_on: Mapped[Optional[date]] = mapped_column(Date, info=label("注册时间"))
     registered_capital: Mapped[Optional[Decimal]] = mapped_column(Numeric(14, 2), info=label("注册资本(万元)"))

@@ -76,6 +76,10 @@ class Person(Timestamped, Base):
         info=label("状态"),
     )
     pending_changes: Mapped[Optional[dict]] = mapped_column(JSON, info=label("待审核变更"))
+    # 工作单位 change under review: the destination unit decides it (and sees the person meanwhile).
+    pending_unit_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("unit.id", ondelete="SET NULL"), index=True, info=label("申请调入单位")
+    )
     review_reason: Mapped[Optional[str]] = mapped_column(Text, info=label("驳回原因"))
     submitted_at: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("最近更新时间"))
 
@@ -86,6 +90,7 @@ class Person(Timestamped, Base):
     work_region: Mapped[Optional[Region]] = relationship(foreign_keys=[work_region_id], info=label("工作单位所在区/县"))
     unit_nature: Mapped[Optional[DictItem]] = relationship(foreign_keys=[unit_nature_id], info=label("单位性质"))
     unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[unit_id], info=label("工作单位"))
+    pending_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[pending_unit_id], info=label("申请调入单位"))
     secondary_unit: Mapped[Optional[SecondaryUnit]] = relationship(foreign_keys=[secondary_unit_id], info=label("二级单位"))
     education: Mapped[Optional[DictItem]] = relationship(foreign_keys=[education_id], info=label("最高学历"))
     degree: Mapped[Optional[DictItem]] = relationship(foreign_keys=[degree_id], info=label("最高学位"))
