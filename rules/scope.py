@@ -36,6 +36,7 @@ from models import (
     SecondaryUnit,
     Status,
     Unit,
+    UnitChange,
     UnitRegistration,
     UnitRevenue,
     User,
@@ -55,6 +56,7 @@ class Principal:
     region_id: Optional[int] = None
     authorized: bool = False  # 法人单位授权人 (a unit admin granted by the legal unit)
     modules: frozenset = frozenset()  # 模块配置 of a 填报用户: the call types they may declare in
+    authorised: bool = True  # 授权状态: a pending or refused account sees no data at all
 
     @classmethod
     def of(cls, user) -> "Principal":
@@ -66,7 +68,13 @@ class Principal:
             region_id=user.region_id,
             authorized=bool(getattr(user, "unit_authorized", False)),
             modules=frozenset(getattr(user, "modules", None) or ()),
+            authorised=_authorised(user),
         )
+
+
+def _authorised(user) -> bool:
+    status = getattr(user, "status", None)
+    return status is None or getattr(status, "value", status) == "active"
 
 
 Rule = Callable[[Principal], ColumnElement[bool]]
@@ -95,7 +103,7 @@ def private(*models: type) -> Callable[[Rule], Rule]:
 
 def predicate(principal: Optional[Principal], model: type) -> ColumnElement[bool]:
     """The rows of `model` that `principal` may see (and act on) as a WHERE clause."""
-    if principal is None:
+    if principal is None or not principal.authorised:
         return false()
     if principal.role in EVERYTHING:
         fn = _PRIVATE.get(model)
@@ -202,6 +210,16 @@ def _review_log(p: Principal) -> ColumnElement[bool]:
     ))
 
 
+@rule(UnitChange)
+def _unit_change(p: Principal) -> ColumnElement[bool]:
+    """单位信息变更: the unit's admins see their unit's requests; the receiving authority decides them."""
+    if p.role == Role.unit_admin:
+        return equals(UnitChange.unit_id, p.unit_id)
+    if p.role == Role.authority:
+        return or_(unit_change_reviewer(p), equals(UnitChange.unit_id, p.unit_id))
+    return false()
+
+
 # -- declarations and calls (issue 4) ------------------------------------------------------
 @rule(Call)
 def _call(p: Principal) -> ColumnElement[bool]:
@@ -305,6 +323,17 @@ def registration_reviewer(p: Principal) -> ColumnElement[bool]:
         )
     if p.role in EVERYTHING:
         return UnitRegistration.route == RegistrationRoute.city
+    return false()
+
+
+def unit_change_reviewer(p: Principal) -> ColumnElement[bool]:
+    """The 单位信息变更 this authority decides: routed to it as competent department or as district
+    (a change routed to neither — e.g. to a 市级 unit — is the city bureau's)."""
+    if p.role == Role.authority:
+        return or_(equals(UnitChange.reviewer_unit_id, p.unit_id),
+                   and_(UnitChange.reviewer_unit_id.is_(None), equals(UnitChange.reviewer_region_id, p.region_id)))
+    if p.role in EVERYTHING:
+        return and_(UnitChange.reviewer_unit_id.is_(None), UnitChange.reviewer_region_id.is_(None))
     return false()
 
 
