@@ -87,6 +87,9 @@ class User(Timestamped, Base):
         server_default=AccountStatus.active.value, index=True, info=label("授权状态"),
     )
     refusal_reason: Mapped[Optional[str]] = mapped_column(Text, info=label("拒绝原因"))
+    # What the unit admin must check before 授权 (a 手机号码/证件号码 already used by another account):
+    # told to the reviewer, never to the registrant, so registration reveals no one's numbers.
+    registration_note: Mapped[Optional[str]] = mapped_column(Text, info=label("注册核对"))
     # Raised on logout, password change or reset, disable and role change: every older session ends.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"), info=label("会话版本"))
     # 密保问题 (seed 004): [{"question": "...", "answer": "<argon2 hash of the normalised answer>"}] × 3

@@ -117,6 +117,7 @@ def upgrade():
     with op.batch_alter_table('app_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('status', sa.Enum('pending', 'active', 'refused', name='account_status', native_enum=False, create_constraint=True), server_default='active', nullable=False))
         batch_op.add_column(sa.Column('refusal_reason', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('registration_note', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('session_version', sa.Integer(), server_default=sa.text('0'), nullable=False))
         batch_op.add_column(sa.Column('security_questions', sa.JSON(), nullable=True))
         batch_op.create_index(batch_op.f('ix_app_user_status'), ['status'], unique=False)
@@ -169,6 +170,7 @@ def downgrade():
         batch_op.drop_constraint('account_status', type_='check')
         batch_op.drop_column('security_questions')
         batch_op.drop_column('session_version')
+        batch_op.drop_column('registration_note')
         batch_op.drop_column('refusal_reason')
         batch_op.drop_column('status')
 
