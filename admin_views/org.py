@@ -12,8 +12,9 @@ from wtforms.validators import ValidationError
 
 from extensions import db
 from models import Role, SecondaryUnit, Unit, User
-from rules import accounts
+from rules import accounts, unit_changes
 from rules.people import ID_CARD
+from rules.refusal import Refused
 from rules.validators import (
     bank_account_error,
     bank_code_error,
@@ -33,8 +34,11 @@ from .validation import checked, fits, keep_readonly, required, strip, strip_upp
 
 MENU_ORDER = 10
 
-# Filled in by the system when the unit registered: grey for the unit admin (seed 000 §2.1).
-SYSTEM_FILLED = ("name", "uscc", "province_city")
+# Filled in by the system when the unit registered: grey for the unit admin (seed 000 §2.1). The
+# 统一社会信用代码 may be corrected, but like 所在区县 and 单位性质 only through 单位信息变更.
+SYSTEM_FILLED = ("name", "province_city")
+# Form field → unit column of the fields a unit admin's save turns into a 单位信息变更 (rules/unit_changes.py).
+REVIEWED_FIELDS = {"region": "region_id", "competent_unit": "competent_unit_id", "nature": "nature_id", "uscc": "uscc"}
 
 
 def _legal_rep_id(form, field):
@@ -101,6 +105,39 @@ class UnitView(ScopedModelView):
                     delattr(form, name)
             keep_readonly(form, obj, SYSTEM_FILLED)
         return form
+
+    def update_model(self, form, model):
+        """A unit admin's 所在区县, 主管部门, 单位性质 and 统一社会信用代码 wait for the receiving
+        authority (a pending 单位信息变更); the other fields save at once. Others write directly."""
+        if current_role() != Role.unit_admin or self.refusal("edit", model):
+            return super().update_model(form, model)
+        values = {column: _posted(form[name].data) for name, column in REVIEWED_FIELDS.items() if name in form}
+        try:
+            change = unit_changes.request_change(self.session, principal(), model, values)
+        except Refused as refused:
+            self.session.rollback()
+            name = next((n for n, c in REVIEWED_FIELDS.items() if c == refused.field and n in form), None)
+            if name:
+                form[name].errors = [*form[name].errors, str(refused)]
+            flash(str(refused), "error")
+            return False
+        for name in REVIEWED_FIELDS:  # the unit keeps its values until the change is approved
+            if name in form:
+                form[name].data = getattr(model, name)
+        saved = super().update_model(form, model)
+        if saved and change is not None:
+            flash(f"所在区县等变更已提交，待{unit_changes.reviewer_name(self.session, change)}审核；审核通过前仍按原信息管理", "success")
+        return saved
+
+    def change_notice(self, model):
+        """有待审核的单位信息变更 … (待…审核), and the change's id, when one waits inside the user's scope."""
+        change = unit_changes.pending_of(self.session, model.id, principal())
+        return (unit_changes.notice(self.session, change), change.id) if change is not None else (None, None)
+
+
+def _posted(value):
+    """A select's row (区县, 单位性质, 主管部门) as its id; text as typed."""
+    return getattr(value, "id", value)
 
 
 class AuthorizeForm(FlaskForm):

@@ -126,7 +126,7 @@ TABLE_LABELS = {
     "innovation_voucher": "科技创新券", "library_param": "条件参数", "login_throttle": "登录限制",
     "person": "个人信息", "progress_report": "调度填报", "region": "区县/园区", "review_log": "审批意见",
     "review_record": "审批意见", "secondary_unit": "二级单位", "unit": "单位信息",
-    "unit_registration": "单位注册", "unit_revenue": "单位营业收入",
+    "unit_registration": "单位注册", "unit_revenue": "单位营业收入", "unit_change": "单位信息变更",
 }
 SYSTEM_ACTOR = "系统"  # changes the system made itself (seeding, jobs), logged as `system`
 HIDDEN_KEYS = frozenset({"password_hash", "session_version"})

@@ -18,6 +18,7 @@ from .libraries import LIBRARIES
 from .people import PERSON
 from .registration import REGISTRATION
 from .transitions import Machine
+from .unit_changes import UNIT_CHANGES
 from .workflow import DECLARATION, PROGRESS_REPORT
 
 ALL = frozenset(Role)
@@ -67,6 +68,7 @@ VIEWS: dict[str, Grant] = {
     "person":               Grant(ALL,                ADMINS,            ADMINS,            ADMINS,     machine=PERSON),
     "registration":         Grant(REGISTRATION_SIDE,  APPLICANT,                                        machine=REGISTRATION),
     "unit":                 Grant(UNIT_VIEWERS,       EVERYTHING,        UNIT_MANAGERS,     ADMINS),
+    "unit_change":          Grant(UNIT_VIEWERS,                                                         machine=UNIT_CHANGES),
     "unit_authorization":   Grant(frozenset({Role.unit_admin})),  # the legal unit itself, not its 授权人 (admin_views/org.py)
     "secondary_unit":       Grant(UNIT_VIEWERS | {Role.dept_admin}, UNIT_MANAGERS, UNIT_MANAGERS, UNIT_MANAGERS),
     # 项目申报
@@ -173,6 +175,7 @@ TODOS: tuple[Todo, ...] = (
     Todo("progress_report",      "approve", "待审核的调度填报",   filters={"状态": "{state}"}),
     Todo("person",               "approve", "个人信息待审核",     filters={"状态": "{state}", "审核归属": "1"}),
     Todo("registration",         "approve", "单位注册待审核",     filters={"审核状态": "{state}", "审核归属": "1"}),
+    Todo("unit_change",          "approve", "单位信息变更待审核", filters={"审核状态": "{state}", "审核归属": "1"}),
     Todo("enterprise_review",    "approve", "待审核企业基本信息"),
     Todo("annual_report_review", "approve", "{state}的年报"),
     Todo("annual_report",        "submit",  "{state}的科技信息年报", filters={"审核状态": "{state}"}),

@@ -49,8 +49,10 @@ def test_unit_admin_cannot_see_or_change_another_unit(client_as, db_session, oth
 def test_required_fields_have_the_red_star_and_system_fields_are_grey(client_as, db_session):
     cqu = unit_id(db_session, "重庆大学")
     page = client_as("unit_cqu").get(f"/admin/unit/edit/?id={cqu}").get_data(as_text=True)
-    for name in ("name", "uscc", "province_city"):
+    for name in ("name", "province_city"):
         assert re.search(rf'<input[^>]*id="{name}"[^>]*readonly', page), name
+    # 统一社会信用代码 is not grey: a change of it waits for review (tests/test_unit_changes.py)
+    assert not re.search(r'<input[^>]*id="uscc"[^>]*readonly', page)
     for name in ("contact_mobile", "contact_phone", "email", "bank_name", "bank_account", "bank_code"):
         assert re.search(rf'<input[^>]*id="{name}"[^>]*required', page), name
     assert 'id="status"' not in page  # the review status is not the unit's to set
@@ -62,7 +64,7 @@ def test_unit_admin_saves_valid_data_and_it_is_audited(client_as, db_session):
         client_as("unit_cqu"), f"/admin/unit/edit/?id={cqu}",
         contact_mobile="13983001234", contact_phone="023-65106000", email="kyy@cqu.edu.cn", bank_code="102653000123",
         keywords="人工智能，大数据、智能制造,新材料", registered_capital="500", paid_in_capital="0",
-        name="改名大学", uscc="91500000MA5U7H2K10",  # grey fields: whatever is posted is ignored
+        name="改名大学", uscc="91500000MA5U7H2K10",  # grey 单位名称 ignored; the code waits for review
     )
     assert response.status_code == 302
     unit = row(db_session, Unit, id=cqu)

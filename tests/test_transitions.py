@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from models import (
     AnnualReport, AuditLog, Declaration, Enterprise, EnterpriseReview, Person, ProgressReport, Region, RegistrationRoute,
-    ReviewLog, ReviewRecord, Unit, UnitRegistration, User,
+    ReviewLog, ReviewRecord, ReviewStatus, Unit, UnitChange, UnitRegistration, User,
 )
 from rules import permissions, transitions
 from rules.scope import Principal
@@ -37,6 +37,21 @@ ROWS = {
     "unit_registration": lambda s: s.scalar(select(UnitRegistration.id).join(Unit, Unit.id == UnitRegistration.unit_id).where(
         Unit.name == "重庆渝北星河电子有限公司")),
 }
+
+
+def _unit_change(s) -> int:
+    """智联科技 (渝北区, 非公有制经济) asks to move to 江北区: the receiving district decides."""
+    unit = s.scalars(select(Unit).where(Unit.name == "重庆渝北智联科技有限公司")).one()
+    jb = s.scalar(select(Region.id).where(Region.name == "江北区"))
+    row = UnitChange(unit_id=unit.id, requested_by_id=s.scalar(select(User.id).where(User.username == "unit_ent")),
+                     changes={"region_id": jb}, old_values={"region_id": unit.region_id}, reviewer_region_id=jb,
+                     status=ReviewStatus.pending)
+    s.add(row)
+    s.commit()
+    return row.id
+
+
+ROWS["unit_change"] = _unit_change
 PERSON_ZHANG = lambda s: s.scalar(select(Person.id).join(User, User.id == Person.user_id).where(User.username == "applicant_zhang"))  # noqa: E731
 
 # (machine, action, from state) → (who may take it, where it goes[, another row than ROWS'])
@@ -81,6 +96,9 @@ EXPECTED = {
     ("unit_registration", "submit", "rejected"): ({"reg_yb2"}, "pending"),
     ("unit_registration", "approve", "pending"): ({"authority_yb"}, "approved"),  # 非公有制经济 → 参保地区县
     ("unit_registration", "reject", "pending"): ({"authority_yb"}, "rejected"),
+    ("unit_change", "approve", "pending"): ({"authority_jb"}, "approved"),  # the receiving district, not 渝北区
+    ("unit_change", "reject", "pending"): ({"authority_jb"}, "rejected"),
+    ("unit_change", "withdraw", "pending"): ({"unit_ent"}, "rejected"),  # closed as 已撤回 (reason 申请单位已撤回)
 }
 # a second table row for a routing the first cannot show: 张伟 is in 软件学院, so its manager decides
 EXTRA = {("person", "approve", "pending", "zhang"): ({"dept_cqu_se"}, "approved", PERSON_ZHANG)}
