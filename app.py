@@ -113,8 +113,11 @@ def create_app(config: dict | None = None) -> Flask:
     from admin_views import init_admin
     from auth import bp as auth_bp, init_login
 
+    from signup import init_signup
+
     init_login(app)
     app.register_blueprint(auth_bp)
+    init_signup(app)
     init_admin(app)
 
     from errors import init_errors

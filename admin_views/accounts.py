@@ -1,26 +1,21 @@
-"""用户管理 (seed 004): a unit admin's users — 启用/禁用, 模块配置, 重置密码 — and 填报用户注册."""
+"""用户管理 (seed 004): a unit admin's users — 授权/拒绝, 启用/禁用, 模块配置, 重置密码."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import flash
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from wtforms import PasswordField, SelectMultipleField, StringField, widgets
-from wtforms.validators import EqualTo, Length, Optional as OptionalValidator
+from wtforms import PasswordField, SelectMultipleField, widgets
+from wtforms.validators import Optional as OptionalValidator
 
 from extensions import db
-from models import MODULES, Person, ReviewStatus, Role, Unit, User
-from rules import accounts
-from rules.passwords import MAX_LENGTH as PASSWORD_MAX, hash_password, policy_errors
-from rules.people import ID_CARD, birth_from
+from models import MODULES, AccountStatus, Role, User
+from rules import accounts, authorisation
+from rules.passwords import hash_password, policy_errors
 from rules.validators import email_error, id_card_error, mobile_error
 
 from .base import Outcome, ScopedModelView, current_role, principal
-from .checks import say_refusal
-from .validation import checked, fits, required, strip, strip_upper
+from .validation import checked, required, strip, strip_upper
 
 MENU_ORDER = 80
 # What a unit admin may change of its users; the rest (role, unit, login names) is not theirs to set.
@@ -41,14 +36,24 @@ def _state(view, context, model, name):
 
 
 class UserView(ScopedModelView):
-    column_list = ("username", "name", "mobile", "email", "role", "unit", "secondary_unit", "modules", "active", "last_login_at")
+    column_list = ("username", "name", "mobile", "email", "role", "unit", "secondary_unit", "modules", "status", "active", "last_login_at")
     column_labels = {"name": "负责人姓名", "active": "用户状态"}
     column_formatters = {"modules": _modules, "active": _state}
     column_searchable_list = ("username", "name", "mobile")
-    column_filters = (FilterEqual(User.role, "角色", options=Role.choices()), FilterEqual(User.active, "用户状态", options=(("1", "已启用"), ("0", "已禁用"))))
+    column_filters = (
+        FilterEqual(User.role, "角色", options=Role.choices()),
+        FilterEqual(User.status, "授权状态", options=AccountStatus.choices()),
+        FilterEqual(User.active, "用户状态", options=(("1", "已启用"), ("0", "已禁用"))),
+    )
+    column_details_list = ("username", "name", "mobile", "id_no", "email", "role", "unit", "secondary_unit", "region", "modules",
+                           "status", "refusal_reason", "registration_note", "active", "unit_authorized", "last_login_at", "created_at")
     column_exclude_list = ("password_hash",)
-    column_details_exclude_list = ("password_hash",)
-    column_export_exclude_list = ("password_hash",)
+    column_export_exclude_list = ("password_hash", "security_questions", "session_version")
+    details_template = "admin/user_details.html"
+
+    def match_notice(self, user) -> str | None:
+        """授权时提示：证件号码与本单位人员一致（由单位管理员确认是否关联）。"""
+        return authorisation.match_notice(self.session, user)
     form_columns = ("username", "name", "mobile", "id_no", "email", "role", "unit", "secondary_unit", "region", "active", "unit_authorized", "modules", "new_password")
     form_overrides = {"modules": CheckboxesField}
     form_args = {
@@ -122,66 +127,5 @@ class UserView(ScopedModelView):
             flash("临时密码仅显示一次，请告知本人；其首次登录须修改密码。" + "；".join(label for _, label in outcome.done), "info")
 
 
-# -- 填报用户注册 (public) ------------------------------------------------------------------
-bp = Blueprint("signup", __name__)
-
-
-class SignupForm(FlaskForm):
-    username = StringField("用户名", validators=[required("用户名"), *fits(User.username)], filters=[strip])
-    name = StringField("姓名", validators=[required("姓名"), *fits(User.name)], filters=[strip])
-    mobile = StringField("手机号码", validators=[required("手机号码"), *fits(User.mobile)], filters=[strip])
-    id_no = StringField("身份证号码", validators=[required("身份证号码"), *fits(User.id_no)], filters=[strip_upper])
-    email = StringField("电子邮箱", validators=[required("电子邮箱"), *fits(User.email), checked(email_error)], filters=[strip])
-    unit_name = StringField("管理单位全称", validators=[required("管理单位全称"), *fits(Unit.name)], filters=[strip])
-    password = PasswordField("密码", validators=[required("密码"), Length(max=PASSWORD_MAX, message=f"最多 {PASSWORD_MAX} 个字符")])
-    confirm = PasswordField("确认密码", validators=[required("确认密码"), EqualTo("password", "两次输入的密码不一致")])
-
-
-@bp.route("/register", methods=["GET", "POST"])
-def signup():
-    form = SignupForm()
-    if form.validate_on_submit():
-        errors = accounts.registration_errors(db.session, {f.name: f.data for f in form})
-        for name, message in errors.items():
-            form[name].errors = [*form[name].errors, message]
-        if not errors:
-            unit = accounts.approved_unit(db.session, form.unit_name.data)
-            user = User(
-                username=form.username.data, name=form.name.data, mobile=form.mobile.data, id_no=form.id_no.data,
-                email=form.email.data, password_hash=hash_password(form.password.data), role=Role.applicant,
-                unit_id=unit.id, active=True, modules=[],
-            )
-            try:
-                db.session.add(user)
-                db.session.flush()
-                _link_person(user)
-                db.session.commit()
-            except SQLAlchemyError as error:  # the same name or number registered at the same moment
-                db.session.rollback()
-                say_refusal(form, error, User)
-                return render_template("register.html", form=form)
-            flash(f"注册成功，您已加入 {unit.name}。请登录；使用申报模块需单位管理员为您配置模块权限。", "success")
-            return redirect(url_for("auth.login"))
-    return render_template("register.html", form=form)
-
-
-def _link_person(user: User) -> None:
-    from models import DictItem
-
-    id_type = db.session.scalar(select(DictItem.id).where(DictItem.category == "id_type", DictItem.name == ID_CARD))
-    person = db.session.scalar(select(Person).where(Person.id_type_id == id_type, Person.id_no == user.id_no))
-    if person is not None and person.user_id is None:
-        person.user_id = user.id
-    elif person is None:
-        db.session.add(
-            Person(
-                user_id=user.id, name=user.name, id_type_id=id_type, id_no=user.id_no, mobile=user.mobile, email=user.email,
-                birth_date=birth_from(db.session, id_type, user.id_no), unit_id=user.unit_id, review_status=ReviewStatus.approved,
-            )
-        )
-
-
 def register(admin, session):
     admin.add_view(UserView(User, session, name="用户管理", category="系统管理", endpoint="user"))
-    if "signup" not in admin.app.blueprints:
-        admin.app.register_blueprint(bp)

@@ -181,34 +181,92 @@ def reset_password(user: User) -> str:
     return password
 
 
+UNAVAILABLE = "该用户名不可用"
+
+
+def username_error(session: Session, username: str) -> Optional[str]:
+    """A new login name: long enough and nobody's user name or phone. Says only "不可用", so the
+    form cannot be used to find out who has an account."""
+    if len(username) < 3:
+        return "用户名至少 3 个字符"
+    if session.scalar(select(User.id).where(or_(User.username == username, User.mobile == username, User.id_no == username.upper())).limit(1)):
+        return UNAVAILABLE
+    return None
+
+
+def number_conflicts(session: Session, mobile: str, id_no: str) -> tuple[dict, list[str]]:
+    """手机号码/证件号码 already used by another account: kept off the new account and told to its
+    reviewer (registration_note), never to the registrant."""
+    kept, notes = {"mobile": mobile or None, "id_no": id_no or None}, []
+    if mobile and session.scalar(select(User.id).where(or_(User.mobile == mobile, User.username == mobile)).limit(1)):
+        kept["mobile"] = None
+        notes.append(f"填写的手机号码 {mobile} 已被其他账号使用")
+    if id_no and session.scalar(select(User.id).where(User.id_no == id_no).limit(1)):
+        kept["id_no"] = None
+        notes.append(f"填写的证件号码 {id_no} 已被其他账号使用")
+    return kept, notes
+
+
 def registration_errors(session: Session, data: dict) -> dict[str, str]:
-    """Field errors of a 填报用户注册 (seed 004): the unit by its full name, unique login names, policy."""
+    """Field errors of a 填报用户注册 (seed 004): the unit picked by its full name, a usable user
+    name, formats and the password policy. A phone or 证件号码 used elsewhere is not an error here."""
     errors: dict[str, str] = {}
     username = (data.get("username") or "").strip()
     mobile = (data.get("mobile") or "").strip()
     id_no = (data.get("id_no") or "").strip().upper()
-    if len(username) < 3:
-        errors["username"] = "用户名至少 3 个字符"
-    elif session.scalar(select(User.id).where(or_(User.username == username, User.mobile == username))):
-        errors["username"] = "该用户名已被使用"
+    if problem := username_error(session, username):
+        errors["username"] = problem
     if not (data.get("name") or "").strip():
         errors["name"] = "请填写姓名"
     if problem := mobile_error(mobile):
         errors["mobile"] = problem
-    elif session.scalar(select(User.id).where(or_(User.mobile == mobile, User.username == mobile))):
-        errors["mobile"] = "该手机号码已注册"
     if problem := id_card_error(id_no):
         errors["id_no"] = problem
-    elif session.scalar(select(User.id).where(User.id_no == id_no)):
-        errors["id_no"] = "该证件号码已注册"
-    unit_name = (data.get("unit_name") or "").strip()
-    if not unit_name:
-        errors["unit_name"] = "请输入管理单位全称"
-    elif approved_unit(session, unit_name) is None:
-        errors["unit_name"] = "未找到该单位，请输入已注册单位的全称"
+    if chosen_unit(session, data) is None:
+        errors["unit_name"] = "未找到该单位，请输入已注册单位的全称并选择" if (data.get("unit_name") or "").strip() else "请选择管理单位"
     if problems := policy_errors(data.get("password") or "", username, mobile):
         errors["password"] = "；".join(problems)
     return errors
+
+
+def chosen_unit(session: Session, data: dict) -> Optional[Unit]:
+    """The unit a 填报用户 picked (单位选择: searched, then ticked), or typed by its exact full name."""
+    from models import UnitStatus
+
+    raw = str(data.get("unit_id") or "").strip()
+    if raw.isascii() and raw.isdigit() and len(raw) < 19:
+        unit = session.get(Unit, int(raw))
+        return unit if unit is not None and unit.status == UnitStatus.approved else None
+    return approved_unit(session, data.get("unit_name") or "")
+
+
+def sign_up(session: Session, data: dict) -> User:
+    """填报用户注册: a pending account of the chosen unit, granting nothing until its admin 授权s it."""
+    from models import AccountStatus
+
+    unit = chosen_unit(session, data)
+    mobile, id_no = (data.get("mobile") or "").strip(), (data.get("id_no") or "").strip().upper()
+    kept, notes = number_conflicts(session, mobile, id_no)
+    user = User(
+        username=data["username"].strip(), name=data["name"].strip(), email=(data.get("email") or "").strip() or None,
+        password_hash=hash_password(data["password"]), role=Role.applicant, unit_id=unit.id, active=True,
+        status=AccountStatus.pending, modules=[], registration_note="；".join(notes) or None, **kept,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def unit_choices(session: Session, query: str, limit: int = 20) -> list[Unit]:
+    """单位选择: approved units whose full name contains the query (at least two characters)."""
+    from models import UnitStatus
+
+    query = (query or "").strip()
+    if len(query) < 2:
+        return []
+    literal = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return list(session.scalars(select(Unit).where(Unit.status == UnitStatus.approved, Unit.name.like(f"%{literal}%", escape="\\"))
+                                .order_by(Unit.name).limit(limit)))
 
 
 def approved_unit(session: Session, full_name: str) -> Optional[Unit]:

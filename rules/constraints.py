@@ -62,6 +62,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ck_unit_paid_le_registered": ("paid_in_capital", "实收资本不能大于注册资本"),
     "unit_name": ("name", "本单位已有同名的二级单位"),
     "uq_unit_registration_unit_id": ("name", "该单位已提交过注册申请"),
+    "uq_unit_change_pending": ("region", "本单位已有待审核的单位信息变更，请等待审核或撤回后再提交"),
     # 账号, 人员
     "uq_app_user_username": ("username", "该用户名已被使用"),
     "uq_app_user_mobile": ("mobile", "该手机号码已被其他账号使用"),
@@ -73,6 +74,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ck_app_user_authorized_is_unit_admin": ("unit_authorized", "只有单位管理员可以是法人单位授权人"),
     "id_type_no": ("id_no", "该证件号码已有人员信息"),
     "uq_person_user_id": ("user", "该账号已有个人信息"),
+    "uq_login_session_token_hash": ("token_hash", "登录会话冲突，请重新登录"),
+    "uq_password_reset_token_hash": ("token_hash", "找回密码凭据冲突，请重新开始找回密码"),
     # 企业, 年报, 信用评级, 创新券
     "uq_enterprise_name": ("name", "该企业名称已存在"),
     "uq_enterprise_uscc": ("uscc", "该统一社会信用代码的企业已存在"),
@@ -96,7 +99,8 @@ TABLE_LABELS = {
     "dict_item": "字典项", "enterprise": "企业信息", "enterprise_review": "企业审核记录", "export_job": "导出任务",
     "innovation_voucher": "科技创新券", "library_param": "库参数", "person": "人员信息", "progress_report": "调度填报",
     "region": "区县", "review_log": "审批意见", "review_record": "审批意见", "secondary_unit": "二级单位", "unit": "单位",
-    "unit_registration": "单位注册", "unit_revenue": "单位营业收入",
+    "unit_registration": "单位注册", "unit_revenue": "单位营业收入", "unit_change": "单位信息变更", "login_session": "在线用户",
+    "password_reset": "找回密码记录", "message": "消息",
 }
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from models import CallType, Role, Status
+from models import AccountStatus, CallType, Role, Status
 
 from . import scope
+from .authorisation import ACCOUNT
 from .enterprise_review import ANNUAL_REPORT, ENTERPRISE
 from .libraries import LIBRARIES
 from .people import PERSON
@@ -94,7 +95,7 @@ VIEWS: dict[str, Grant] = {
     "stats_custom":         Grant(DISTRICT_AND_CITY),
     # 系统管理, 基础数据
     "user":                 Grant(EVERYTHING | {Role.unit_admin}, ADMINS, USER_MANAGERS, ADMINS,
-                                  {"enable": USER_MANAGERS, "disable": USER_MANAGERS, "reset_password": USER_MANAGERS}),
+                                  {"enable": USER_MANAGERS, "disable": USER_MANAGERS, "reset_password": USER_MANAGERS}, ACCOUNT),
     "operation_log":        Grant(EVERYTHING),
     "login_log":            Grant(EVERYTHING),
     "region":               Grant(EVERYTHING,         ADMINS,            ADMINS,            ADMINS),
@@ -175,6 +176,7 @@ TODOS: tuple[Todo, ...] = (
     Todo("progress_report",      "approve", "待审核的调度填报",   filters={"状态": "{state}"}),
     Todo("person",               "approve", "个人信息待审核",     filters={"状态": "{state}", "审核归属": "1"}),
     Todo("registration",         "approve", "单位注册待审核",     filters={"审核状态": "{state}", "审核归属": "1"}),
+    Todo("user",                 "authorize", "待授权的填报用户", states=frozenset({AccountStatus.pending}), filters={"授权状态": "{state}"}),
     Todo("unit_change",          "approve", "单位信息变更待审核", filters={"审核状态": "{state}", "审核归属": "1"}),
     Todo("enterprise_review",    "approve", "待审核企业基本信息"),
     Todo("annual_report_review", "approve", "{state}的年报"),

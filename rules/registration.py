@@ -10,9 +10,10 @@ from typing import Any, Optional
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models import DictItem, RegistrationRoute, ReviewStatus, Role, Unit, UnitRegistration, UnitStatus, User
+from models import AccountStatus, DictItem, RegistrationRoute, ReviewStatus, Role, Unit, UnitRegistration, UnitStatus, User
 from rules import audit
 from rules.enterprise_review import link_units
+from rules.notify import notify
 from rules.scope import Principal, registration_reviewer
 from rules.transitions import Context, Effect, Machine, Reason, Refused, Transition, Who, apply, apply_one, review_log, reviewer
 from rules.validators import email_error, mobile_error, uscc_error
@@ -34,6 +35,7 @@ COMPETENT_NATURES = ("机关", "市级主管部门")  # units that can be someon
 
 # Unit columns a registration fills in, with the form's Chinese messages for the required ones.
 UNIT_FIELDS = ("name", "uscc", "nature_id", "region_id", "address", "legal_rep", "contact_name", "contact_mobile", "email")
+EXTRA_FIELDS = ("registered_address", "located_address", "registration_type_id")  # 单位管理用户注册 (seed 004)
 REQUIRED = {
     "name": "请填写单位名称",
     "uscc": "请填写统一社会信用代码",
@@ -75,19 +77,23 @@ def _own_rejected(session: Session, unit: Unit, registrant_id: Optional[int]) ->
     ).first()
 
 
-def validate(session: Session, registrant: User, data: dict[str, Any]) -> Routing:
-    """Field errors of a registration (raised together), or where it is routed."""
+def validate(session: Session, registrant: Optional[User], data: dict[str, Any]) -> Routing:
+    """Field errors of a registration (raised together), or where it is routed. `registrant` is
+    None for 单位管理用户注册, where the account is created with the registration."""
     errors = {k: msg for k, msg in REQUIRED.items() if not (str(data.get(k) or "")).strip()}
-    if registrant.role != Role.applicant:
+    if registrant is None:
+        pass
+    elif registrant.role != Role.applicant:
         errors["name"] = "您的账号已是管理账号，请使用个人账号注册单位管理员"
     elif session.scalar(select(UnitRegistration.id).where(UnitRegistration.registrant_id == registrant.id, UnitRegistration.status == ReviewStatus.pending)):
         errors["name"] = "您已有待审核的单位注册申请，请等待审核结果"
+    registrant_id = registrant.id if registrant is not None else None
     if data.get("uscc") and "uscc" not in errors:
-        if m := uscc_error(data["uscc"]) or uscc_taken(session, data["uscc"], registrant.id):
+        if m := uscc_error(data["uscc"]) or uscc_taken(session, data["uscc"], registrant_id):
             errors["uscc"] = m
     if data.get("name") and "name" not in errors:
         same = session.scalars(select(Unit).where(Unit.name == data["name"].strip())).first()
-        if same is not None and not _own_rejected(session, same, registrant.id) and same.uscc != (data.get("uscc") or "").strip().upper():
+        if same is not None and not _own_rejected(session, same, registrant_id) and same.uscc != (data.get("uscc") or "").strip().upper():
             errors["name"] = f"该单位名称已注册（状态：{same.status.label}）"
     if data.get("contact_mobile") and (m := mobile_error(data["contact_mobile"])):
         errors["contact_mobile"] = m
@@ -95,7 +101,7 @@ def validate(session: Session, registrant: User, data: dict[str, Any]) -> Routin
         errors["email"] = m
     routing = None
     if data.get("nature_id"):
-        nature = session.get(DictItem, int(data["nature_id"]))
+        nature = session.get(DictItem, int(data["nature_id"])) if str(data["nature_id"]).isdigit() and len(str(data["nature_id"])) < 19 else None
         route = route_for(nature.name if nature and nature.category == "unit_nature" else None)
         if route is None:
             errors["nature_id"] = "请选择单位性质"
@@ -137,15 +143,50 @@ def competent_units(session: Session) -> list[Unit]:
     )
 
 
+def register_new_unit(session: Session, account: dict[str, Any], data: dict[str, Any], now: Optional[datetime] = None) -> UnitRegistration:
+    """单位管理用户注册 (seed 004): the unit (pending), its registration routed to its reviewer, and
+    the registrant's account, which may sign in only to follow the registration until it is approved."""
+    from models import AccountStatus
+    from rules.accounts import number_conflicts
+    from rules.passwords import hash_password
+
+    routing = validate(session, None, data)
+    now = now or datetime.now()
+    unit = Unit(**_unit_values(data), status=UnitStatus.pending, competent_unit_id=routing.reviewer_unit_id)
+    session.add(unit)
+    session.flush()
+    kept, notes = number_conflicts(session, (account.get("mobile") or "").strip(), "")
+    user = User(username=account["username"].strip(), name=account["name"].strip(), email=account.get("email") or None,
+                password_hash=hash_password(account["password"]), role=Role.applicant, unit_id=unit.id, active=True,
+                status=AccountStatus.pending, modules=[], security_questions=account.get("security_questions"),
+                registration_note="；".join(notes) or None, mobile=kept["mobile"])
+    session.add(user)
+    session.flush()
+    registration = UnitRegistration(unit_id=unit.id, registrant_id=user.id, status=ReviewStatus.pending, submitted_at=now,
+                                    route=routing.route, reviewer_unit_id=routing.reviewer_unit_id, reviewer_region_id=routing.reviewer_region_id)
+    session.add(registration)
+    session.flush()
+    return registration
+
+
+def _unit_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The unit's columns from a registration form (the public form has 注册/坐落地址 and 法人类型 too)."""
+    values = {k: (data.get(k) or None) for k in (*UNIT_FIELDS, *(k for k in EXTRA_FIELDS if k in data))}
+    values["uscc"] = values["uscc"].strip().upper()
+    values["nature_id"] = int(values["nature_id"])
+    values["region_id"] = int(values["region_id"])
+    if "registration_type_id" in values:
+        raw = str(values["registration_type_id"] or "")
+        values["registration_type_id"] = int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return values
+
+
 def register(session: Session, registrant: User, data: dict[str, Any], now: Optional[datetime] = None) -> UnitRegistration:
     """注册管理员: a pending unit and its registration, routed to its reviewer (or a rejected one
     submitted again through the 重新提交 transition)."""
     routing = validate(session, registrant, data)
     now = now or datetime.now()
-    values = {k: (data.get(k) or None) for k in UNIT_FIELDS}
-    values["uscc"] = values["uscc"].strip().upper()
-    values["nature_id"] = int(values["nature_id"])
-    values["region_id"] = int(values["region_id"])
+    values = _unit_values(data)
     existing = session.scalars(select(Unit).where(Unit.uscc == values["uscc"])).first()
     registration = _own_rejected(session, existing, registrant.id) if existing is not None else None
     route = {"route": routing.route, "reviewer_unit_id": routing.reviewer_unit_id, "reviewer_region_id": routing.reviewer_region_id}
@@ -194,6 +235,13 @@ def _registrant_becomes_admin(c: Context) -> None:
     user = c.session.get(User, c.row.registrant_id)
     user.role, user.unit_id, user.secondary_unit_id, user.unit_authorized = Role.unit_admin, c.row.unit_id, None, False
     c.session.flush()
+    if user.status != AccountStatus.active:  # a 单位管理用户 registered with the unit: its account takes effect now
+        c.session.execute(update(User).where(User.id == user.id).values(status=AccountStatus.active).execution_options(synchronize_session=False))
+        c.audits.append(audit.entry("update", "app_user", user.id, {"status": user.status.value}, {"status": AccountStatus.active.value},
+                                    f"单位注册审核通过，单位管理用户生效：{user.username}", at=c.now))
+        c.session.expire(user)
+    notify(c.session, user, "unit_registration", "单位注册审核通过",
+           f"{c.row.unit.name} 的单位注册已审核通过，您的账号 {user.username} 已成为该单位的单位管理员。")
     link_units(c.session)
 
 

@@ -103,8 +103,10 @@ def private(*models: type) -> Callable[[Rule], Rule]:
 
 def predicate(principal: Optional[Principal], model: type) -> ColumnElement[bool]:
     """The rows of `model` that `principal` may see (and act on) as a WHERE clause."""
-    if principal is None or not principal.authorised:
+    if principal is None:
         return false()
+    if not principal.authorised:  # a pending account: only its own unit registration (to resubmit it)
+        return UnitRegistration.registrant_id == principal.user_id if model is UnitRegistration else false()
     if principal.role in EVERYTHING:
         fn = _PRIVATE.get(model)
         return fn(principal) if fn else true()

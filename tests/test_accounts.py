@@ -5,11 +5,11 @@ import html
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from models import AuditLog, Person, Role, Unit, User
+from models import AuditLog, Role, Unit, User
 from tests.conftest import DEMO_PASSWORD, login
-from tests.form_helpers import field_errors, form_data, row, scalar
+from tests.form_helpers import field_errors, form_data, row
 
 
 def user(db_session, username) -> User:
@@ -114,62 +114,3 @@ def test_sysadmin_password_policy_on_create(client_as, db_session):
     response = client.post("/admin/user/new/", data=data)
     assert response.status_code == 200 and any("至少三种" in e or "用户名" in e for e in field_errors(response))
     assert user(db_session, "newuser") is None
-
-
-# -- 填报用户注册 --------------------------------------------------------------------------------
-def signup_data(**changes):
-    return {
-        "username": "liuyang01", "name": "刘洋", "mobile": "13983002222", "id_no": "500112199003072019",
-        "email": "liuyang@example.cn", "unit_name": "重庆大学", "password": "Ly#Cqu2024x", "confirm": "Ly#Cqu2024x", **changes,
-    }
-
-
-def signup(anon, **changes):
-    page = anon.get("/register").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    return anon.post("/register", data={**signup_data(**changes), "csrf_token": token})
-
-
-def test_fill_in_user_registers_under_a_unit_by_full_name(app, anon, db_session, client_as):
-    response = signup(anon)
-    assert response.status_code == 302
-    new = user(db_session, "liuyang01")
-    cqu = db_session.scalar(select(Unit.id).where(Unit.name == "重庆大学"))
-    assert (new.role, new.unit_id, new.active, new.modules) == (Role.applicant, cqu, True, [])
-    assert row(db_session, Person, user_id=new.id).id_no == "500112199003072019"
-    assert str(new.id) in listed(client_as("unit_cqu"))
-    assert str(new.id) not in listed(client_as("unit_swu"))
-    login(app, "liuyang01", "Ly#Cqu2024x")
-
-
-@pytest.mark.parametrize(
-    "changes, field, message",
-    [
-        ({"unit_name": "重庆"}, "unit_name", "未找到该单位"),
-        ({"unit_name": "重庆渝北云帆科技有限公司"}, "unit_name", "未找到该单位"),  # still pending review
-        ({"password": "liuyang01Ab!", "confirm": "liuyang01Ab!"}, "password", "密码不能包含用户名"),
-        ({"password": "lyCqu2024", "confirm": "lyCqu2024"}, None, None),
-        ({"password": "lycqu2024", "confirm": "lycqu2024"}, "password", "至少三种"),
-        ({"confirm": "Ly#Cqu2024y"}, "confirm", "两次输入的密码不一致"),
-        ({"id_no": "500112199003072018"}, "id_no", "身份证号码校验位不正确"),
-        ({"mobile": "13900000008"}, "mobile", "该手机号码已注册"),
-        ({"username": "applicant_zhang"}, "username", "该用户名已被使用"),
-    ],
-)
-def test_signup_refusals_keep_what_was_typed(anon, db_session, changes, field, message):
-    users = scalar(db_session, select(func.count()).select_from(User))
-    response = signup(anon, **changes)
-    if message is None:
-        assert response.status_code == 302
-        return
-    assert response.status_code == 200
-    assert any(message in e for e in field_errors(response)), field_errors(response)
-    kept = form_data(response.get_data(as_text=True))
-    assert kept["name"] == "刘洋" and kept["unit_name"] == changes.get("unit_name", "重庆大学")
-    assert scalar(db_session, select(func.count()).select_from(User)) == users
-
-
-def test_signup_needs_the_csrf_token(anon, db_session):
-    response = anon.post("/register", data=signup_data())
-    assert response.status_code == 200 and "页面已过期，请重新提交" in response.get_data(as_text=True)
-    assert user(db_session, "liuyang01") is None

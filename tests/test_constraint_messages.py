@@ -79,10 +79,11 @@ def _filler(conn, table, n: int) -> dict:
         if column.foreign_keys:
             referred = next(iter(column.foreign_keys)).column
             row[column.name] = conn.scalar(select(func.min(referred)))
+        elif hasattr(column.type, "enum_class") and column.type.enum_class is not None:
+            states = list(column.type.enum_class)  # two fillers in two states: a partial unique index on one state holds
+            row[column.name] = states[(n - 1) % len(states)]
         elif column.default is not None or column.server_default is not None:
             continue
-        elif hasattr(column.type, "enum_class") and column.type.enum_class is not None:
-            row[column.name] = next(iter(column.type.enum_class))
         else:
             kind = column.type.python_type
             row[column.name] = {str: f"t{n}", int: n, Decimal: Decimal(1), datetime: datetime.now(), date: date.today(), bool: False}.get(kind, [])
@@ -120,6 +121,10 @@ def _violate(conn, name: str) -> None:
         holder, other = _rows(conn, table, table.c.role == "unit_admin", 2)
         _set(conn, table, holder, {"unit_authorized": True})
         _set(conn, table, other, {"unit_id": holder["unit_id"], "unit_authorized": True})
+    elif name == "uq_unit_change_pending":  # a partial unique index: a second pending change of a unit
+        first, second = _rows(conn, table, None, 2)
+        _set(conn, table, first, {"status": "pending"})
+        _set(conn, table, second, {"unit_id": first["unit_id"], "status": "pending"})
     else:  # UNIQUE: a second row takes the first one's values
         columns = c.columns.keys()
         first = _rows(conn, table, and_(*[table.c[k].isnot(None) for k in columns]), 1)[0]
@@ -328,7 +333,7 @@ FORM_CASES = {
                                    ("unit", "unit_registration")),
     "账号授权 name over String(50)": ("unit_cqu", lambda s: "/admin/unit_authorization/?edit=1", {"name": "张" * 51, "mobile": "13912340002",
                                   "id_no": "11010519491231002X"}, "name", "最多 50 个字", ("app_user",)),
-    "/register username over String(50)": (None, lambda s: "/register", {"username": "u" * 51, "name": "周明", "mobile": "13912340003",
+    "/register/user username over String(50)": (None, lambda s: "/register/user", {"username": "u" * 51, "name": "周明", "mobile": "13912340003",
                                          "id_no": "11010519491231002X", "email": "a@example.cn", "unit_name": "重庆大学",
                                          "password": "Demo@12345x", "confirm": "Demo@12345x"}, "username", "最多 50 个字", ("app_user", "person")),
 }
@@ -354,10 +359,16 @@ def _post_case(app, client_as, db_session, case):
 
 
 def _anonymous(app):
+    """A visitor who has chosen 填报用户注册 and agreed to the 用户协议 (the form's way in)."""
+    import re
+
     from .conftest import Client
 
     app.test_client_class = Client
-    return app.test_client()
+    client = app.test_client()
+    page = client.get("/register/user/agreement").get_data(as_text=True)
+    client.post("/register/user/agreement", data={"agree": "y", "csrf_token": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)})
+    return client
 
 
 def _said_at_the_field(response, typed, field, message):

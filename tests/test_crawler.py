@@ -129,7 +129,8 @@ def test_hostile_parameters_on_every_page(app, client_as, words, account):
     report(crawler)
 
 
-PUBLIC = ("auth.login", "signup.signup", "root", "auth.logout")
+PUBLIC = ("auth.login", "root", "auth.logout", "signup.choose", "signup.agreement", "signup.agreement_text", "signup.unit_search",
+          "recovery.forgot")
 
 
 def test_anonymous_visitor_meets_the_login_page_only(app, anon, words):
@@ -142,7 +143,13 @@ def test_anonymous_visitor_meets_the_login_page_only(app, anon, words):
                 crawler._record(url, "status", f"anonymous got {response.status_code}")
     for _case, value in ODD_VALUES:
         crawler.post("/login", {"username": value, "password": value})
-        crawler.post("/register", {"username": value, "password": value, "name": value, "id_no": value, "mobile": value})
+        for kind in ("user", "unit"):  # through the 用户协议, as a visitor gets there
+            page = anon.get(f"/register/{kind}/agreement").get_data(as_text=True)
+            anon.post(f"/register/{kind}/agreement", data={"agree": "y", "csrf_token": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)})
+            form = anon.get(f"/register/{kind}").get_data(as_text=True)
+            fields = {name: value for name in _form_fields(form)}
+            fields["csrf_token"] = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+            crawler.post(f"/register/{kind}", fields)
     report(crawler)
 
 
