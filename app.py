@@ -10,7 +10,7 @@ from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from extensions import babel, csrf, db, login_manager, migrate
-from rules import audit
+from rules import audit, notify
 
 ROOT = Path(__file__).resolve().parent
 
@@ -52,7 +52,13 @@ def default_config(instance: Path) -> dict:
         "EXPORT_ASYNC_ROWS": int(os.environ.get("EXPORT_ASYNC_ROWS", 20000)),
         "EXPORT_DIR": os.environ.get("EXPORT_DIR") or None,  # default instance/exports; share it between machines
         "EXPORT_EXPIRE_HOURS": float(os.environ.get("EXPORT_EXPIRE_HOURS", 24)),
+        # 消息 channels (rules/notify.py): none configured, messages stay in the outbox
+        **{key: os.environ.get(key) or None for key in MAIL_KEYS},
+        "SMS_GATEWAY": os.environ.get("SMS_GATEWAY") or None,  # "package.module:Class", a rules.notify.SmsGateway
     }
+
+
+MAIL_KEYS = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_DEFAULT_SENDER", "MAIL_TIMEOUT")
 
 
 def _admin_translations(instance: Path) -> str:
@@ -108,6 +114,7 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=lambda: "zh_Hans_CN", timezone_selector=lambda: "Asia/Shanghai")
     login_manager.init_app(app)
     audit.install()
+    notify.configure(notify.from_config(app.config))
     _sqlite_pragmas(app)
 
     from admin_views import init_admin
@@ -117,6 +124,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     init_login(app)
     app.register_blueprint(auth_bp)
+    from recovery import bp as recovery_bp
+
+    app.register_blueprint(recovery_bp)
     init_signup(app)
     init_admin(app)
 

@@ -11,6 +11,7 @@ from wtforms.validators import Optional as OptionalValidator
 from extensions import db
 from models import MODULES, AccountStatus, Role, User
 from rules import accounts, authorisation
+from rules import notify
 from rules.passwords import hash_password, policy_errors
 from rules.validators import email_error, id_card_error, mobile_error
 
@@ -118,13 +119,14 @@ class UserView(ScopedModelView):
 
     @action("reset_password", "重置密码", "确定重置所选账号的密码？新密码为一次性临时密码，下次登录须修改。")
     def action_reset_password(self, ids):
-        def reset(user):
-            return f"{user.username}：临时密码 {accounts.reset_password(user)}"
+        sent = []
 
-        outcome = self._each(ids, "重置密码", reset)
-        outcome.flash("重置密码")
-        if outcome.done:
-            flash("临时密码仅显示一次，请告知本人；其首次登录须修改密码。" + "；".join(label for _, label in outcome.done), "info")
+        def reset(user):
+            sent.append((user.username, notify.temporary_password(db.session, user, accounts.reset_password(user))))
+
+        self._each(ids, "重置密码", reset).flash("重置密码")
+        if sent:  # delivered at the commit: say how each one went
+            flash("；".join(f"{username}：临时密码{notify.outcome(message)}" for username, message in sent) + "。其首次登录须修改密码。", "info")
 
 
 def register(admin, session):

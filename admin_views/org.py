@@ -13,6 +13,7 @@ from wtforms.validators import ValidationError
 from extensions import db
 from models import Role, SecondaryUnit, Unit, User
 from rules import accounts, unit_changes
+from rules import notify
 from rules.people import ID_CARD
 from rules.refusal import Refused
 from rules.validators import (
@@ -162,6 +163,7 @@ class AuthorizationView(RoleGate, BaseView):
         if form.validate_on_submit():
             try:
                 granted = accounts.authorize(db.session, unit, form.name.data, form.mobile.data, form.id_no.data)
+                sent = notify.temporary_password(db.session, granted.user, granted.temporary_password) if granted.temporary_password else None
                 db.session.commit()
             except accounts.AccountError as error:
                 db.session.rollback()
@@ -173,8 +175,8 @@ class AuthorizationView(RoleGate, BaseView):
                 message = f"已授权 {granted.user.name} 为法人单位授权人"
                 if current is not None:
                     message += f"，原授权人 {current.name} 的单位权限已取消"
-                if granted.temporary_password:
-                    message += f"。已创建账号：用户名 {granted.user.username}，临时密码 {granted.temporary_password}（仅显示一次，首次登录须修改）"
+                if sent is not None:
+                    message += f"。已创建账号：用户名 {granted.user.username}，临时密码{notify.outcome(sent)}（首次登录须修改）"
                 flash(message, "success")
                 return redirect(self.get_url(".index"))
         return self.render("admin/authorization.html", form=form, unit=unit, current=current, show_form=bool(form.errors) or request.args.get("edit"))
@@ -228,6 +230,7 @@ class SecondaryUnitView(ScopedModelView):
                 session.add(model)
             session.flush()
             granted = accounts.set_manager(session, model, form.manager_name.data, form.manager_mobile.data, form.manager_id_no.data)
+            sent = notify.temporary_password(session, granted.user, granted.temporary_password) if granted.temporary_password else None
             session.commit()
         except accounts.AccountError as error:
             session.rollback()
@@ -238,10 +241,10 @@ class SecondaryUnitView(ScopedModelView):
             session.rollback()
             say_refusal(form, error, SecondaryUnit)
             return False
-        if granted.temporary_password:
+        if sent is not None:
             flash(
                 f"已为管理人员 {granted.user.name} 创建二级单位管理账号：用户名 {granted.user.username}，"
-                f"临时密码 {granted.temporary_password}（仅显示一次，首次登录须修改）",
+                f"临时密码{notify.outcome(sent)}（首次登录须修改）",
                 "success",
             )
         else:

@@ -38,4 +38,6 @@ ACTION_LABELS = {
     "login_locked": "账号锁定",
     "logout": "退出登录",
     "import": "导入",
+    "password_reset": "重置密码",
+    "password_reset_failure": "找回密码失败",
 }

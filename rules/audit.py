@@ -20,6 +20,8 @@ from models import AuditLog, LoginThrottle
 
 REDACTED = "******"
 SECRET_COLUMNS = frozenset({"password_hash"})
+# per table: a message body may carry a temporary password or a one-time code
+SECRET_FIELDS = frozenset({("message", "body"), ("password_reset", "code_hash"), ("password_reset", "token_hash")})
 NOT_AUDITED = (AuditLog, LoginThrottle)
 
 
@@ -63,14 +65,16 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _value(key: str, value: Any) -> Any:
-    return REDACTED if key in SECRET_COLUMNS and value is not None else jsonable(value)
+def _value(key: str, value: Any, table: Optional[str] = None) -> Any:
+    secret = key in SECRET_COLUMNS or (table, key) in SECRET_FIELDS
+    return REDACTED if secret and value is not None else jsonable(value)
 
 
 def snapshot(obj: Any) -> dict[str, Any]:
     """Column values of an ORM object as JSON-safe data."""
     mapper = inspect(obj).mapper
-    return {attr.key: _value(attr.key, getattr(obj, attr.key)) for attr in mapper.column_attrs}
+    table = getattr(obj, "__tablename__", None)
+    return {attr.key: _value(attr.key, getattr(obj, attr.key), table) for attr in mapper.column_attrs}
 
 
 def _changes(obj: Any) -> tuple[dict, dict]:
@@ -82,8 +86,8 @@ def _changes(obj: Any) -> tuple[dict, dict]:
             old = hist.deleted[0] if hist.deleted else None
             new = hist.added[0] if hist.added else None
             if old != new:
-                before[attr.key] = _value(attr.key, old)
-                after[attr.key] = _value(attr.key, new)
+                before[attr.key] = _value(attr.key, old, obj.__tablename__)
+                after[attr.key] = _value(attr.key, new, obj.__tablename__)
     return before, after
 
 

@@ -98,6 +98,7 @@ VIEWS: dict[str, Grant] = {
                                   {"enable": USER_MANAGERS, "disable": USER_MANAGERS, "reset_password": USER_MANAGERS}, ACCOUNT),
     "operation_log":        Grant(EVERYTHING),
     "login_log":            Grant(EVERYTHING),
+    "message":              Grant(ADMINS),  # 消息 outbox: undelivered bodies carry temporary passwords
     "region":               Grant(EVERYTHING,         ADMINS,            ADMINS,            ADMINS),
     "dictionary":           Grant(EVERYTHING,         ADMINS,            ADMINS,            ADMINS),
     "data_import":          Grant(EVERYTHING),  # each import spec narrows it (rules/importing.py)

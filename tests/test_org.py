@@ -11,6 +11,7 @@ from models import AuditLog, DictItem, Person, Role, SecondaryUnit, Unit, User
 from rules.accounts import SAME_PERSON
 from tests.conftest import login
 from tests.form_helpers import edit, field_errors, form_data, row, scalar
+from tests.mail_helpers import outbox_password
 
 
 def unit_id(db_session, name):
@@ -131,7 +132,9 @@ def test_new_authorisation_creates_an_account_with_the_unit_role_but_not_authori
     response = authorize(client, name="周敏", mobile="13983005678", id_no="500103198001013516")
     assert response.status_code == 302
     flashed = client.get("/admin/unit_authorization/").get_data(as_text=True)
-    password = html.unescape(re.search(r"临时密码 (\S+?)（", flashed).group(1))
+    assert "临时密码已保存至站内消息" in flashed
+    password = outbox_password(db_session)
+    assert password not in flashed
     user = row(db_session, User, id_no="500103198001013516")
     assert user.role == Role.unit_admin and user.unit_authorized and user.must_change_password
     assert user.unit_id == unit_id(db_session, "重庆大学")
@@ -191,7 +194,8 @@ def test_new_secondary_unit_creates_its_manager_account(app, client_as, db_sessi
     response = new_secondary(client, name="人工智能学院", manager_name="黄涛", manager_mobile="13983007788", manager_id_no="500112199003072019")
     assert response.status_code == 302
     page = client.get("/admin/secondary_unit/").get_data(as_text=True)
-    password = html.unescape(re.search(r"临时密码 (\S+?)（", page).group(1))
+    password = outbox_password(db_session)
+    assert "临时密码已保存至站内消息" in page and password not in page
     dept = row(db_session, SecondaryUnit, name="人工智能学院")
     assert dept.unit_id == unit_id(db_session, "重庆大学") and dept.manager_id_no == "500112199003072019"
     user = row(db_session, User, id_no="500112199003072019")
