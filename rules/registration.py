@@ -245,6 +245,12 @@ def _registrant_becomes_admin(c: Context) -> None:
     link_units(c.session)
 
 
+def _tell_rejected(c: Context) -> None:
+    user = c.session.get(User, c.row.registrant_id)
+    notify(c.session, user, "unit_registration", "单位注册审核未通过",
+           f"{c.row.unit.name} 的单位注册审核未通过。审核意见：{c.reason}。请登录后修改并重新提交。")
+
+
 REGISTRANT = Who(frozenset({Role.applicant}), _own_registration, "注册人本人")
 REVIEWER = reviewer(frozenset({Role.authority, Role.bureau, Role.sysadmin}), registration_reviewer, _not_mine,
                     "按单位性质：上级主管部门、参保地区县，或市局")
@@ -261,7 +267,8 @@ REGISTRATION = Machine("unit_registration", UnitRegistration, "status", (
                 Effect("注册人成为单位管理员；同一统一社会信用代码的企业归属该单位", after=_registrant_becomes_admin)),
                None, confirm="确定审核通过所选单位注册？通过后注册人成为该单位的单位管理员。"),
     Transition("reject",  "审核不通过", frozenset({G.pending}),  REVIEWER,   G.rejected,  (),
-               (REVIEWED, Effect("记不通过原因", set=lambda c: {"reason": c.reason}), Effect("单位改为未通过", after=_unit_becomes(UnitStatus.rejected))),
+               (REVIEWED, Effect("记不通过原因", set=lambda c: {"reason": c.reason}), Effect("单位改为未通过", after=_unit_becomes(UnitStatus.rejected)),
+                Effect("通知注册人", after=_tell_rejected)),
                Reason("审核意见（不通过原因）", True)),
 ), record=review_log("unit_registration"), row_label=lambda reg: reg.unit.name)
 # fmt: on

@@ -208,7 +208,8 @@ def _review_log(p: Principal) -> ColumnElement[bool]:
     """审批意见 of a person, a registration or a progress report: visible with the record itself."""
     return or_(*(
         and_(ReviewLog.target == target, ReviewLog.target_id.in_(select(model.id).where(predicate(p, model))))
-        for target, model in (("person", Person), ("unit_registration", UnitRegistration), ("progress_report", ProgressReport))
+        for target, model in (("person", Person), ("unit_registration", UnitRegistration), ("progress_report", ProgressReport),
+                              ("unit_change", UnitChange), ("app_user", User))
     ))
 
 

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from models import (
-    AnnualReport, AuditLog, Declaration, Enterprise, EnterpriseReview, Person, ProgressReport, Region, RegistrationRoute,
-    ReviewLog, ReviewRecord, ReviewStatus, Unit, UnitChange, UnitRegistration, User,
+    AccountStatus, AnnualReport, AuditLog, Declaration, Enterprise, EnterpriseReview, Person, ProgressReport, Region, RegistrationRoute,
+    ReviewLog, ReviewRecord, ReviewStatus, Role, Unit, UnitChange, UnitRegistration, User,
 )
 from rules import permissions, transitions
 from rules.scope import Principal
@@ -52,6 +52,25 @@ def _unit_change(s) -> int:
 
 
 ROWS["unit_change"] = _unit_change
+
+
+def _pending_account(s, id_no=None) -> int:
+    """A 填报用户 who registered under 重庆大学 and waits for its admin (seed 004 授权)."""
+    unit = s.scalar(select(Unit.id).where(Unit.name == "重庆大学"))
+    user = User(username="liuyang_wait", name="刘洋", password_hash="x", role=Role.applicant, unit_id=unit,
+                status=AccountStatus.pending, modules=[], id_no=id_no)
+    s.add(user)
+    s.commit()
+    return user.id
+
+
+def _pending_account_matching_a_person(s) -> int:
+    person = s.scalars(select(Person).join(Unit, Unit.id == Person.unit_id).where(
+        Unit.name == "重庆大学", Person.user_id.is_(None), Person.id_no.is_not(None)).order_by(Person.id).limit(1)).one()
+    return _pending_account(s, person.id_no)
+
+
+ROWS["app_user"] = _pending_account
 PERSON_ZHANG = lambda s: s.scalar(select(Person.id).join(User, User.id == Person.user_id).where(User.username == "applicant_zhang"))  # noqa: E731
 
 # (machine, action, from state) → (who may take it, where it goes[, another row than ROWS'])
@@ -99,9 +118,17 @@ EXPECTED = {
     ("unit_change", "approve", "pending"): ({"authority_jb"}, "approved"),  # the receiving district, not 渝北区
     ("unit_change", "reject", "pending"): ({"authority_jb"}, "rejected"),
     ("unit_change", "withdraw", "pending"): ({"unit_ent"}, "rejected"),  # closed as 已撤回 (reason 申请单位已撤回)
+    ("app_user", "authorize", "pending"): ({"unit_cqu", "sysadmin"}, "active"),  # the unit's admin (seed 004)
+    ("app_user", "authorize", "refused"): ({"unit_cqu", "sysadmin"}, "active"),
+    ("app_user", "refuse", "pending"): ({"unit_cqu", "sysadmin"}, "refused"),
+    ("app_user", "authorize_link", "pending"): (set(), None),  # no person record matches this one's 证件号码
 }
 # a second table row for a routing the first cannot show: 张伟 is in 软件学院, so its manager decides
-EXTRA = {("person", "approve", "pending", "zhang"): ({"dept_cqu_se"}, "approved", PERSON_ZHANG)}
+EXTRA = {
+    ("person", "approve", "pending", "zhang"): ({"dept_cqu_se"}, "approved", PERSON_ZHANG),
+    # a 证件号码 that matches a person of 重庆大学 without an account: linked when the unit admin confirms
+    ("app_user", "authorize_link", "pending", "match"): ({"unit_cqu", "sysadmin"}, "active", _pending_account_matching_a_person),
+}
 
 
 def _cases():
@@ -136,6 +163,8 @@ def _put(s, m, row_id, state) -> None:
     if m.name == "person" and state != "approved":
         values.update(pending_changes={"position": "副教授"}, submitted_at=datetime(2024, 2, 1, 9, 30))
     s.execute(update(table).where(table.c.id == row_id).values(values))
+    if m.name == "app_user":  # an account back to waiting: no person record linked yet
+        s.execute(update(Person).where(Person.user_id == row_id).values(user_id=None))
     s.commit()
 
 
