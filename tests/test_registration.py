@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import AuditLog, DictItem, Region, RegistrationRoute, ReviewStatus, Role, Unit, UnitRegistration, UnitStatus, User
+from tests.conftest import login
 from tests.form_helpers import field_errors, row, scalar
 
 USCC = "91500112MA60XJ8H3R"
@@ -63,7 +64,7 @@ def routing_fields(db_session, fields):
 
 
 @pytest.mark.parametrize("nature_name, fields, route, reviewer, outsider", ROUTING)
-def test_each_unit_type_is_routed_and_approved_by_its_reviewer(client_as, db_session, nature_name, fields, route, reviewer, outsider):
+def test_each_unit_type_is_routed_and_approved_by_its_reviewer(app, client_as, db_session, nature_name, fields, route, reviewer, outsider):
     registrant = client_as("applicant_wang")
     response = register(registrant, form(db_session, nature_name, **routing_fields(db_session, fields)))
     assert response.status_code == 302, field_errors(response)
@@ -83,7 +84,10 @@ def test_each_unit_type_is_routed_and_approved_by_its_reviewer(client_as, db_ses
     assert reg.status == ReviewStatus.approved and reg.unit.status == UnitStatus.approved
     wang = row(db_session, User, username="applicant_wang")
     assert (wang.role, wang.unit_id) == (Role.unit_admin, reg.unit_id)
-    assert registrant.get("/admin/unit/").headers["Location"].endswith(f"/admin/unit/details/?id={reg.unit_id}")
+    # the new role ends the registrant's old session; signed in again, it is the unit's admin
+    assert "/login" in registrant.get("/admin/unit/").headers["Location"]
+    again = login(app, "applicant_wang")
+    assert again.get("/admin/unit/").headers["Location"].endswith(f"/admin/unit/details/?id={reg.unit_id}")
 
 
 def test_bureau_does_not_decide_what_is_routed_to_a_district(client_as, db_session):
