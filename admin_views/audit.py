@@ -5,6 +5,7 @@ from models import ACTION_LABELS, LOGIN_ACTIONS, AuditLog
 from rules import display
 
 from .base import ScopedModelView
+from .sessions import UnlockActions
 
 
 MENU_ORDER = 95
@@ -37,7 +38,7 @@ class OperationLogView(AuditLogView):
         return AuditLog.action.notin_(LOGIN_ACTIONS)
 
 
-class LoginLogView(AuditLogView):
+class LoginLogView(UnlockActions, AuditLogView):
     column_list = ("at", "username", "action", "summary", "ip")
 
     def base_filter(self):

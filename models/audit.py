@@ -28,7 +28,7 @@ class AuditLog(Base):
     summary: Mapped[Optional[str]] = mapped_column(Text, info=label("说明"))
 
 
-LOGIN_ACTIONS = ("login_success", "login_failure", "login_locked", "logout")
+LOGIN_ACTIONS = ("login_success", "login_failure", "login_locked", "logout", "force_logout", "unlock")
 ACTION_LABELS = {
     "create": "新增",
     "update": "修改",
@@ -37,6 +37,8 @@ ACTION_LABELS = {
     "login_failure": "登录失败",
     "login_locked": "账号锁定",
     "logout": "退出登录",
+    "force_logout": "强制退出",
+    "unlock": "解锁",
     "import": "导入",
     "password_reset": "重置密码",
     "password_reset_failure": "找回密码失败",

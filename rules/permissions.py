@@ -97,7 +97,8 @@ VIEWS: dict[str, Grant] = {
     "user":                 Grant(EVERYTHING | {Role.unit_admin}, ADMINS, USER_MANAGERS, ADMINS,
                                   {"enable": USER_MANAGERS, "disable": USER_MANAGERS, "reset_password": USER_MANAGERS}, ACCOUNT),
     "operation_log":        Grant(EVERYTHING),
-    "login_log":            Grant(EVERYTHING),
+    "login_log":            Grant(EVERYTHING,         actions={"unlock_account": ADMINS, "unlock_ip": ADMINS}),
+    "online_user":          Grant(ADMINS,             actions={"force_logout": ADMINS}),  # 在线用户, 强退
     "message":              Grant(ADMINS),  # 消息 outbox: undelivered bodies carry temporary passwords
     "region":               Grant(EVERYTHING,         ADMINS,            ADMINS,            ADMINS),
     "dictionary":           Grant(EVERYTHING,         ADMINS,            ADMINS,            ADMINS),

@@ -125,14 +125,16 @@ def test_redis_throttle_when_configured(database):
     app.test_client_class = Client
     with app.app_context():
         user_id = db.session.scalar(select(User.id).where(User.username == "unit_swu"))
-        client_redis.delete(f"user:{user_id}:fails", f"user:{user_id}:lock")
+        keys = [f"{k}:{part}" for k in (f"user:{user_id}", "ip:127.0.0.1") for part in ("fails", "lock", "locks")]
+        client_redis.delete(*keys)
         client = app.test_client()
         for _ in range(5):
             attempt(client, "unit_swu", "Wrong@12345")
         assert client_redis.ttl(f"user:{user_id}:lock") > 800
         assert "账号已锁定" in attempt(client, "unit_swu", DEMO_PASSWORD).get_data(as_text=True)
         assert db.session.scalar(select(LoginThrottle).where(LoginThrottle.key == f"user:{user_id}")) is None
-        client_redis.delete(f"user:{user_id}:fails", f"user:{user_id}:lock")
+        assert int(client_redis.get("ip:127.0.0.1:fails")) == 5  # the address counts too
+        client_redis.delete(*keys)
 
 
 def test_session_is_rotated_at_login_and_cookies_are_hardened(app, anon):
@@ -150,7 +152,9 @@ def test_session_is_rotated_at_login_and_cookies_are_hardened(app, anon):
 
 def test_logout_ends_the_session(client_as):
     client = client_as("unit_cqu")
-    assert client.get("/logout").status_code == 302
+    assert client.get("/logout").status_code == 200  # only asks: 确定退出登录？
+    assert client.get("/admin/person/").status_code == 200
+    assert client.post_form("/logout").status_code == 302
     response = client.get("/admin/person/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
@@ -190,3 +194,110 @@ def test_temporary_password_must_be_changed_first(app, anon, db_session):
     assert db_session.scalar(select(User.must_change_password).where(User.username == "applicant_li")) is False
     assert anon.get("/admin/person/").status_code == 200
     assert login(app, "applicant_li", "Kx9#mPq2vL")
+
+
+# -- per address, back-off, 解锁, common passwords (issue #12) ----------------------------------
+def from_address(app, address: str):
+    from tests.conftest import Client
+
+    app.test_client_class = Client
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_twenty_failures_from_one_address_lock_it_whatever_the_accounts(app, db_session):
+    spray = from_address(app, "10.20.30.40")
+    for i in range(20):
+        response = attempt(spray, f"guess{i}", "Wrong@12345")
+    assert response.status_code == 401 and "网络地址登录失败次数过多" in response.get_data(as_text=True)
+    locked = attempt(spray, "unit_cqu", DEMO_PASSWORD)  # the right password of an untried account waits too
+    assert locked.status_code == 401 and "已暂停登录 15 分钟" in locked.get_data(as_text=True)
+    assert attempt(from_address(app, "10.20.30.41"), "unit_cqu", DEMO_PASSWORD).status_code == 302  # other addresses are not
+    row = db_session.get(LoginThrottle, "ip:10.20.30.40")
+    assert row.locked_until > datetime.now() + timedelta(minutes=14)
+
+
+def test_a_good_login_does_not_clear_the_address_count(app, db_session):
+    spray = from_address(app, "10.20.30.42")
+    for i in range(19):
+        attempt(spray, f"guess{i}", "Wrong@12345")
+    assert attempt(spray, "unit_cqu", DEMO_PASSWORD).status_code == 302
+    spray.refresh_csrf()
+    assert spray.post_form("/logout").status_code == 302
+    assert "网络地址登录失败次数过多" in attempt(spray, "guess", "Wrong@12345").get_data(as_text=True)
+
+
+def test_system_administrator_unlocks_an_address_from_the_login_log(app, db_session, client_as):
+    spray = from_address(app, "10.20.30.43")
+    for i in range(20):
+        attempt(spray, f"guess{i}", "Wrong@12345")
+    assert attempt(spray, "unit_cqu", DEMO_PASSWORD).status_code == 401
+    log_row = db_session.scalar(select(AuditLog.id).where(AuditLog.ip == "10.20.30.43").limit(1))
+    assert client_as("bureau").action("login_log", "unlock_ip", [log_row]).status_code == 404  # 全部 sees, only sysadmin unlocks
+    response = client_as("sysadmin").action("login_log", "unlock_ip", [log_row])
+    assert "已解锁：IP 10.20.30.43" in client_as("sysadmin").get(response.headers["Location"]).get_data(as_text=True)
+    assert attempt(spray, "unit_cqu", DEMO_PASSWORD).status_code == 302
+    db_session.expire_all()
+    unlocked = db_session.scalars(select(AuditLog).where(AuditLog.action == "unlock")).all()
+    assert [(a.row_id, a.username) for a in unlocked] == [("ip:10.20.30.43", "sysadmin")]
+    assert "解锁" in client_as("sysadmin").get("/admin/login_log/").get_data(as_text=True)
+
+
+def test_system_administrator_unlocks_an_account_from_the_login_log(app, db_session, client_as):
+    for _ in range(5):
+        attempt(from_address(app, "10.20.30.44"), "unit_cqu", "Wrong@12345")
+    assert "账号已锁定" in attempt(from_address(app, "10.20.30.45"), "unit_cqu", DEMO_PASSWORD).get_data(as_text=True)
+    log_row = db_session.scalar(select(AuditLog.id).where(AuditLog.username == "unit_cqu", AuditLog.action == "login_failure").limit(1))
+    response = client_as("sysadmin").action("login_log", "unlock_account", [log_row])
+    assert "已解锁：账号 unit_cqu" in client_as("sysadmin").get(response.headers["Location"]).get_data(as_text=True)
+    assert attempt(from_address(app, "10.20.30.45"), "unit_cqu", DEMO_PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("kind", ["db", "redis"])
+def test_repeated_locks_double_up_to_a_cap(app, kind):
+    from rules.throttle import ACCOUNT, DbThrottle, RedisThrottle
+
+    clock = [datetime(2030, 1, 1, 9, 0)]
+    if kind == "db":
+        from sqlalchemy.orm import Session
+
+        throttle = DbThrottle(lambda: Session(db.engine), now=lambda: clock[0])
+    else:
+        if not os.environ.get("TEST_REDIS_URL"):
+            pytest.skip("TEST_REDIS_URL not set")
+        import redis
+
+        throttle = RedisThrottle(redis.Redis.from_url(os.environ["TEST_REDIS_URL"]), now=lambda: clock[0])
+    key = f"user:backoff-{uuid.uuid4().hex[:8]}"
+    locks = []
+    for _ in range(6):
+        until = None
+        for _ in range(5):
+            until = throttle.fail(key) or until
+        locks.append(until - clock[0])
+        if kind == "db":
+            clock[0] = until + timedelta(seconds=1)  # the lock is over
+        else:
+            throttle.r.delete(key + ":lock")  # Redis expires by its own clock
+    assert locks[:5] == [timedelta(minutes=m) for m in (15, 30, 60, 120, 240)]
+    assert locks[5] == ACCOUNT.max_lock
+    throttle.reset(key)
+    assert throttle.locked_until(key) is None and throttle.fail(key) is None
+
+
+@pytest.mark.parametrize("weak", ["Password1!", "Qwer1234!!", "P@ssw0rd", "Abc@123456", "Admin@123", "Aa123456", "Woaini1314!"])
+def test_common_passwords_are_refused_on_change_password(client_as, db_session, weak):
+    client = client_as("applicant_li")
+    before = db_session.scalar(select(User.password_hash).where(User.username == "applicant_li"))
+    response = client.post_form("/change-password", {"old_password": DEMO_PASSWORD, "new_password": weak, "confirm": weak})
+    assert response.status_code == 200 and "密码过于常见，请换一个不易被猜到的密码" in response.get_data(as_text=True)
+    db_session.expire_all()
+    assert db_session.scalar(select(User.password_hash).where(User.username == "applicant_li")) == before
+
+
+def test_demo_and_temporary_passwords_are_not_common():
+    from rules.passwords import is_common, policy_errors, temporary_password
+
+    assert policy_errors(DEMO_PASSWORD) == [] and not is_common(DEMO_PASSWORD)
+    assert all(not is_common(temporary_password()) for _ in range(200))
