@@ -75,7 +75,8 @@ class UnitFields(FlaskForm):
     nature_id = SelectField("法人性质", choices=[], validate_choice=False)
     registration_type_id = SelectField("法人类型", choices=[], validate_choice=False)
     legal_rep = StringField("法定代表人", validators=[required("法定代表人"), *fits(Unit.legal_rep)], filters=[strip])
-    authority = SelectField("局级（区县）主管部门", choices=[], validate_choice=False)
+    authority = SelectField("局级（区县）主管部门", choices=[], validate_choice=False,
+                            description="事业单位、机关、国有企业选上级主管部门；非公有制经济、社会组织选参保地区县科技局；市级主管部门、留创园由市局审核，可不选")
     region_id = SelectField("注册地址（区县）", choices=[], validate_choice=False)
     registered_address = StringField("注册地址", validators=[required("注册地址"), *fits(Unit.registered_address)], filters=[strip])
     located_region_id = SelectField("坐落地址（区县）", choices=[], validate_choice=False)
@@ -97,7 +98,7 @@ class UnitFields(FlaskForm):
         self.region_id.choices = blank + [(str(i), n) for i, n in districts]
         self.located_region_id.choices = blank + [(str(i), n) for i, n in districts]
         self.authority.choices = (
-            [("", "---请选择---（市级主管部门、留创园由市局审核，可不选）")]
+            [("", "---请选择---")]
             + [(f"unit:{u.id}", f"{u.name}（主管部门）") for u in unit_registration.competent_units(db.session)]
             + [(f"region:{i}", f"{n}科技局（区县）") for i, n in districts]
         )
@@ -118,14 +119,16 @@ class UnitFields(FlaskForm):
             "reviewer_region_id": number if kind == "region" and number.isdigit() else "",
         }
 
-    # rules.registration's field names → this form's
+    # rules.registration's field names → this form's, and its words → this form's labels
     FIELD_OF = {"reviewer_unit_id": "authority", "reviewer_region_id": "authority", "address": "located_address"}
+    WORDS = {"请选择单位性质": "请选择法人性质", "请选择单位所在区县": "请选择注册地址所在区县", "请填写联系人手机": "请填写手机号码"}
 
     def say(self, errors: dict) -> None:
         for name, message in errors.items():
+            message = self.WORDS.get(message, message)
             target = self[self.FIELD_OF.get(name, name)]
-            if message not in target.errors:
-                target.errors = [*target.errors, message]
+            if not target.errors:  # the field's own message first, one message per field
+                target.errors = [message]
 
 
 class UnitSignupForm(UnitFields):
@@ -181,16 +184,16 @@ def user_form():
     if (detour := _agreed("user")) is not None:
         return detour
     form = UserSignupForm()
-    status = 200
-    if form.validate_on_submit():
+    if request.method == "POST" and _checked(form):
         if _throttled():
             flash(THROTTLED, "error")
             return render_template("signup/user.html", form=form, rule=PASSWORD_RULE), 429
-        _count_attempt()
-        errors = accounts.registration_errors(db.session, {f.name: f.data for f in form})
+        errors = accounts.registration_errors(db.session, {f.name: f.data or "" for f in form})
         for name, message in errors.items():
-            form[name].errors = [*form[name].errors, message]
-        if not errors:
+            if not form[name].errors:  # the field's own message first, one message per field
+                form[name].errors = [message]
+        if not any(f.errors for f in form):
+            _count_attempt()
             try:
                 user = accounts.sign_up(db.session, {f.name: f.data for f in form})
                 unit_name = user.unit.name
@@ -199,15 +202,10 @@ def user_form():
                 db.session.rollback()
                 say_refusal(form, error, User)
             else:
-                session.pop("agreed", None)
-                return render_template("signup/done.html", title="提交成功", lines=[
-                    f"您已提交在 {unit_name} 的填报用户注册。",
-                    "单位管理员授权后即可登录使用；授权前您可以登录查看授权进度。",
-                ])
-    elif request.method == "POST":
-        status = 200
+                return _done([f"您已提交在 {unit_name} 的填报用户注册。",
+                              "单位管理员授权后即可登录使用；授权前您可以登录查看授权进度。"])
     picked = accounts.chosen_unit(db.session, {"unit_id": form.unit_id.data}) if form.unit_id.data else None
-    return render_template("signup/user.html", form=form, rule=PASSWORD_RULE, picked=picked), status
+    return render_template("signup/user.html", form=form, rule=PASSWORD_RULE, picked=picked)
 
 
 @bp.route("/register/units")
@@ -224,16 +222,16 @@ def unit_form():
         return detour
     form = UnitSignupForm()
     form.fill_choices()
-    if form.validate_on_submit():
+    if request.method == "POST" and _checked(form):
         if _throttled():
             flash(THROTTLED, "error")
             return render_template("signup/unit.html", form=form, rule=PASSWORD_RULE), 429
-        _count_attempt()
         errors = _account_errors(form)
         try:
-            if errors:
+            if errors or any(f.errors for f in form):
                 unit_registration.validate(db.session, None, form.unit_data())  # say the unit's problems too
                 raise Refused(errors=errors)
+            _count_attempt()
             account = {"username": form.username.data, "password": form.password.data, "name": form.contact_name.data,
                        "mobile": form.contact_mobile.data, "email": form.email.data,
                        "security_questions": recovery.security_questions(form.pairs())}
@@ -248,12 +246,30 @@ def unit_form():
             db.session.rollback()
             say_refusal(form, error, Unit)
         else:
-            session.pop("agreed", None)
-            return render_template("signup/done.html", title="提交成功", lines=[
-                f"{unit_name} 的单位管理用户注册已提交，等待{reviewer}审核。",
-                "审核通过后单位管理用户生效；在此之前，您可以用刚才的用户名和密码登录，查看审核进度或修改后重新提交。",
-            ])
+            return _done([f"{unit_name} 的单位管理用户注册已提交，等待{reviewer}审核。",
+                          "审核通过后单位管理用户生效；在此之前，您可以用刚才的用户名和密码登录，查看审核进度或修改后重新提交。"])
     return render_template("signup/unit.html", form=form, rule=PASSWORD_RULE)
+
+
+def _checked(form: FlaskForm) -> bool:
+    """Validate the fields; False only when the page has expired (then nothing else is said)."""
+    form.validate()
+    return not form.csrf_token.errors
+
+
+def _done(lines: list[str]):
+    """提交成功 (seed 004 图 6), after a redirect: reloading the page submits nothing twice."""
+    session.pop("agreed", None)
+    session["signup_done"] = lines
+    return redirect(url_for("signup.done"))
+
+
+@bp.route("/register/done")
+def done():
+    lines = session.pop("signup_done", None)
+    if not lines:
+        return redirect(url_for("signup.choose"))
+    return render_template("signup/done.html", title="提交成功", lines=lines)
 
 
 def _account_errors(form: UnitSignupForm) -> dict:

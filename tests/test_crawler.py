@@ -129,7 +129,7 @@ def test_hostile_parameters_on_every_page(app, client_as, words, account):
     report(crawler)
 
 
-PUBLIC = ("auth.login", "root", "auth.logout", "signup.choose", "signup.agreement", "signup.agreement_text", "signup.unit_search",
+PUBLIC = ("auth.login", "root", "auth.logout", "signup.choose", "signup.agreement", "signup.agreement_text", "signup.unit_search", "signup.done",
           "recovery.forgot")
 
 

@@ -34,7 +34,7 @@ def user_signup(anon, **changes):
     page = anon.get("/register/user").get_data(as_text=True)
     data = {"username": "liuyang01", "name": "刘洋", "mobile": "13983002222", "id_no": "500112199003072019",
             "email": "liuyang@example.cn", "unit_name": "重庆大学", "unit_id": "", "password": PASSWORD, "confirm": PASSWORD, **changes}
-    return anon.post("/register/user", data={**data, "csrf_token": token(page)})
+    return anon.post("/register/user", data={**data, "csrf_token": token(page)}, follow_redirects=True)
 
 
 def user_of(db_session, username) -> User | None:
@@ -246,7 +246,7 @@ def unit_data(db_session, **changes):
 def unit_signup(anon, db_session, **changes):
     agree(anon, "unit")
     page = anon.get("/register/unit").get_data(as_text=True)
-    return anon.post("/register/unit", data={**unit_data(db_session, **changes), "csrf_token": token(page)})
+    return anon.post("/register/unit", data={**unit_data(db_session, **changes), "csrf_token": token(page)}, follow_redirects=True)
 
 
 def test_a_unit_admin_registers_the_unit_from_the_login_page_and_the_district_approves(app, anon, client_as, db_session):
