@@ -27,6 +27,10 @@ def _unit(view, context, model, name):
     return str(user.unit.name) if user and user.unit else (str(user.region.name) if user and user.region else "")
 
 
+def _browser(view, context, model, name):
+    return Markup(f'<span title="{escape(model.user_agent or "")}">{escape(sessions.browser_label(model.user_agent))}</span>')
+
+
 def _force_button(view, context, model, name):
     if model.token_hash == sessions.token_hash(session.get(TOKEN) or ""):
         return Markup('<span class="badge badge-info">当前会话</span>')
@@ -53,7 +57,7 @@ class OnlineUserView(ScopedModelView):
     column_sortable_list = ("ip", "started_at", "last_seen_at")
     column_default_sort = ("last_seen_at", True)
     column_searchable_list = ("ip", "user_agent")
-    column_formatters = {"username": _user("username"), "name": _user("name"), "unit": _unit, "force": _force_button}
+    column_formatters = {"username": _user("username"), "name": _user("name"), "unit": _unit, "user_agent": _browser, "force": _force_button}
 
     def base_filter(self):
         return and_(*sessions.open_sessions())

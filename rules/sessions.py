@@ -23,7 +23,8 @@ from models import LoginSession, User
 from . import audit
 
 # a change of one of these ends every session of the user
-WATCHED = {"password_hash": "password", "active": "disabled", "role": "role", "unit_id": "role"}
+# (the unit also as its relationship: a form sets `user.unit`, and unit_id follows only in the flush)
+WATCHED = {"password_hash": "password", "active": "disabled", "role": "role", "unit_id": "role", "unit": "role"}
 END_REASONS = {
     "logout": "退出登录",
     "password": "密码变更",
@@ -80,6 +81,21 @@ def touch(session: Session, row_id: int, last_seen: datetime) -> bool:
         return False
     session.execute(update(LoginSession).where(LoginSession.id == row_id).values(last_seen_at=now))
     return True
+
+
+_BROWSERS = (("MicroMessenger", "微信"), ("QQBrowser", "QQ浏览器"), ("360SE", "360浏览器"), ("Edg", "Edge"),
+             ("OPR", "Opera"), ("Firefox", "Firefox"), ("Chrome", "Chrome"), ("Safari", "Safari"), ("Trident", "IE"), ("MSIE", "IE"))
+_SYSTEMS = (("Windows", "Windows"), ("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iOS"), ("Mac OS", "macOS"), ("Linux", "Linux"))
+
+
+def browser_label(user_agent: Optional[str]) -> str:
+    """浏览器 as 在线用户 shows it: "Chrome（Windows）" from the User-Agent, else the text itself."""
+    ua = user_agent or ""
+    browser = next((name for token, name in _BROWSERS if token in ua), None)
+    system = next((name for token, name in _SYSTEMS if token in ua), None)
+    if browser is None:
+        return ua[:40] or "未知"
+    return f"{browser}（{system}）" if system else browser
 
 
 def open_sessions():

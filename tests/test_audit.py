@@ -62,7 +62,9 @@ def test_password_hashes_never_reach_the_log(db_session):
     rows = db_session.scalars(select(AuditLog).where(AuditLog.table_name == "app_user").order_by(AuditLog.id)).all()
     assert [r.action for r in rows] == ["create", "update"]
     assert rows[0].after["password_hash"] == "******" and rows[0].username == "sysadmin"
-    assert rows[1].before == {"password_hash": "******"} and rows[1].after == {"password_hash": "******"}
+    # a new password also raises the session version (rules/sessions.py): every session ends
+    assert rows[1].before == {"password_hash": "******", "session_version": 0}
+    assert rows[1].after == {"password_hash": "******", "session_version": 1}
 
 
 @pytest.mark.parametrize("username,allowed", [("sysadmin", True), ("bureau", True), ("unit_cqu", False), ("authority_yb", False), ("applicant_zhang", False)])

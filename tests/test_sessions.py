@@ -145,6 +145,17 @@ def test_role_change_by_the_system_administrator_ends_the_victims_session(app, d
     assert not signed_in(victim) and open_rows(db_session, "applicant_li") == 0
 
 
+def test_a_move_to_another_unit_ends_the_session(app, db_session, client_as):
+    from models import Unit
+
+    victim = login(app, "applicant_li")
+    target = user_id(db_session, "applicant_li")
+    other = scalar(db_session, select(Unit.id).where(Unit.name != "重庆大学").order_by(Unit.id).limit(1))
+    assert edit(client_as("sysadmin"), f"/admin/user/edit/?id={target}", unit=str(other)).status_code == 302
+    assert scalar(db_session, select(User.unit_id).where(User.id == target)) == other
+    assert not signed_in(victim) and open_rows(db_session, "applicant_li") == 0
+
+
 def test_an_unrelated_edit_keeps_the_session(app, db_session, client_as):
     victim = login(app, "applicant_li")
     target = user_id(db_session, "applicant_li")
@@ -272,3 +283,16 @@ def test_an_address_lock_is_shared_by_workers(database):
     finally:
         with workers[0].app_context():
             workers[0].extensions["throttle"].reset(f"ip:{address}")
+
+
+@pytest.mark.parametrize("agent, label", [
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36", "Chrome（Windows）"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0", "Edge（Windows）"),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile Safari/604.1", "Safari（iOS）"),
+    ("Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36 MicroMessenger/8.0", "微信（Android）"),
+    ("", "未知"),
+])
+def test_browser_labels(agent, label):
+    from rules.sessions import browser_label
+
+    assert browser_label(agent) == label
