@@ -365,6 +365,7 @@ class CallView(ScopedModelView):
         "review_chain": {"description": '按顺序列出审核环节，如 ["dept", "unit", "authority", "bureau"]（dept 部门审核，仅对二级单位的申报人；unit 单位审核；authority 主管部门审核；bureau 科技局审核）'},
         "quota_rule": {"description": "按上年度营业收入（万元）分档的限额，如 [[0, 1], [2000, 2], [40000, 5], [100000, 10]]；留空为不限"},
         "required_fields": {"description": "提交时必须填写的字段；留空使用默认必填项"},
+        "authority_route": {"description": "既有主管部门又有所在区县的单位，其主管部门审核环节与推荐排序只归其中一方"},
         "year": {"validators": [YEARS]},
         "closes_at": {"validators": [not_before("opens_at", MESSAGES["ck_call_window_order"][1], strict=True)]},
         "report_closes_at": {"validators": [not_before("report_opens_at", "调度填报截止时间应晚于开始时间", strict=True)]},

@@ -52,6 +52,8 @@ def _display(field: str, value) -> str:
 
 
 def _review_level(view, context, model, name):
+    if model.pending_unit_id is not None:
+        return "调入单位审核"  # a change of 工作单位 is decided by the destination unit
     if model.secondary_unit_id is None or (model.user is not None and model.user.role == Role.dept_admin and model.user.secondary_unit_id == model.secondary_unit_id):
         return "单位审核"
     return "二级单位审核"

@@ -14,6 +14,7 @@ from models import (
     AnnualReport,
     Attachment,
     AuditLog,
+    AuthorityRoute,
     BudgetItem,
     Call,
     CreditRating,
@@ -123,16 +124,35 @@ def equals(column, value) -> ColumnElement[bool]:
     return false() if value is None else column == value
 
 
+def routed_units(p: Principal, route: AuthorityRoute = AuthorityRoute.competent):
+    """Ids of the units this authority decides at the authority level, one authority per unit:
+    - competent (default): the units under it as competent department (主管部门), and the units of
+      its district that have no competent department;
+    - district: every unit of its district."""
+    if route == AuthorityRoute.district:
+        return select(Unit.id).where(equals(Unit.region_id, p.region_id))
+    return select(Unit.id).where(or_(
+        equals(Unit.competent_unit_id, p.unit_id),
+        and_(Unit.competent_unit_id.is_(None), equals(Unit.region_id, p.region_id)),
+    ))
+
+
 def authority_units(p: Principal):
-    """Ids of units under an authority: registered in its district or under it as competent department."""
-    conditions = []
-    if p.region_id is not None:
-        conditions.append(Unit.region_id == p.region_id)
-    if p.unit_id is not None:
-        conditions.append(or_(Unit.competent_unit_id == p.unit_id, Unit.id == p.unit_id))
-    if not conditions:
-        return select(Unit.id).where(false())
-    return select(Unit.id).where(or_(*conditions))
+    """Ids of units under an authority (units, people, secondary units, revenue): those it decides
+    by default (`routed_units`), and its own unit ("既是单位又是主管部门")."""
+    return select(Unit.id).where(or_(Unit.id.in_(routed_units(p)), equals(Unit.id, p.unit_id)))
+
+
+def declaration_authority(p: Principal) -> ColumnElement[bool]:
+    """The declarations this authority decides at the authority level: the call's `authority_route`
+    says whether a unit with a competent department goes to it or to the unit's district."""
+    if p.role != Role.authority:
+        return false()
+    return or_(*(
+        and_(Declaration.call_id.in_(select(Call.id).where(Call.authority_route == route)),
+             Declaration.unit_id.in_(routed_units(p, route)))
+        for route in AuthorityRoute
+    ))
 
 
 def in_unit_area(p: Principal, unit_column, secondary_column=None) -> ColumnElement[bool]:
@@ -170,10 +190,18 @@ def _secondary_unit(p: Principal) -> ColumnElement[bool]:
 
 @rule(Person)
 def _person(p: Principal) -> ColumnElement[bool]:
+    """Own record; the people of one's area; and a person asking to move into one's unit (工作单位
+    变更): the destination's admins see that 个人信息 row until the change is decided (nothing else
+    of the person: declarations and accounts stay with the old unit)."""
     own = Person.user_id == p.user_id
     if p.role == Role.applicant:
         return own
-    return or_(own, in_unit_area(p, Person.unit_id, Person.secondary_unit_id))
+    visible = [own, in_unit_area(p, Person.unit_id, Person.secondary_unit_id)]
+    if p.role == Role.unit_admin:
+        visible.append(equals(Person.pending_unit_id, p.unit_id))
+    if p.role == Role.authority:
+        visible.append(person_reviewer(p))  # a move into a unit with no admin of its own
+    return or_(*visible)
 
 
 @rule(User)
@@ -237,10 +265,14 @@ def not_a_draft_of_others(p: Principal) -> ColumnElement[bool]:
 
 @rule(Declaration)
 def _declaration(p: Principal) -> ColumnElement[bool]:
-    """申报人: own; reviewers: submitted rows of their area (drafts stay private)."""
+    """申报人: own; reviewers: submitted rows of their area (drafts stay private); an authority: the
+    rows it decides (`declaration_authority`), so one authority per unit and call."""
     if p.role == Role.applicant:
         return Declaration.applicant_id == p.user_id
-    area = in_unit_area(p, Declaration.unit_id, Declaration.secondary_unit_id)
+    if p.role == Role.authority:
+        area = declaration_authority(p)  # one authority per unit and call (Call.authority_route)
+    else:
+        area = in_unit_area(p, Declaration.unit_id, Declaration.secondary_unit_id)
     return and_(area, not_a_draft_of_others(p))
 
 
@@ -365,20 +397,44 @@ def not_self(p: Principal) -> ColumnElement[bool]:
     return or_(Person.user_id.is_(None), Person.user_id != p.user_id)
 
 
+def _moving() -> ColumnElement[bool]:
+    """The waiting change includes a new 工作单位: the destination unit decides it."""
+    return Person.pending_unit_id.is_not(None)
+
+
+def _destination_admins(*where) -> ColumnElement[bool]:
+    """The destination unit has a unit admin (other than the moving person themself) matching `where`."""
+    return select(User.id).where(
+        User.role == Role.unit_admin, User.unit_id == Person.pending_unit_id,
+        or_(Person.user_id.is_(None), User.id != Person.user_id), *where,
+    ).exists()
+
+
 def person_reviewer(p: Principal) -> ColumnElement[bool]:
     """The people whose changes this reviewer decides (seed 000 §2.4 note), so that every change has
     exactly one reviewer and nobody reviews oneself:
     - in a secondary unit: its manager (二级单位管理员);
     - no secondary unit, or the secondary unit's own manager: the legal unit's admin;
     - a unit admin: the unit's 法人单位授权人, or the unit's authority (主管部门/区县) when the unit
-      has none or the person is the 授权人 themself."""
+      has none or the person is the 授权人 themself;
+    - a change of 工作单位 (`pending_unit_id`): the DESTINATION unit's 单位管理员 (the legal unit's
+      own account); its 法人单位授权人 only when it has no other admin; the destination's authority
+      when it has no admin at all. The old unit's reviewers no longer decide it.
+    An authority is the unit's one authority (`routed_units`: competent department, else district)."""
+    staying = not_(_moving())
     admin_by_authority = and_(_is_unit_admin(), or_(not_(_unit_has_authorized_admin()), _is_authorized_admin()))
     if p.role == Role.dept_admin:
-        return and_(equals(Person.secondary_unit_id, p.secondary_unit_id), not_(_is_dept_manager()), not_(_is_unit_admin()), not_self(p))
+        return and_(staying, equals(Person.secondary_unit_id, p.secondary_unit_id), not_(_is_dept_manager()), not_(_is_unit_admin()), not_self(p))
     if p.role == Role.unit_admin:
         ordinary = and_(or_(Person.secondary_unit_id.is_(None), _is_dept_manager()), not_(_is_unit_admin()))
         other_admin = and_(_is_unit_admin(), not_(_is_authorized_admin())) if p.authorized else false()
-        return and_(equals(Person.unit_id, p.unit_id), or_(ordinary, other_admin), not_self(p))
+        here = and_(staying, equals(Person.unit_id, p.unit_id), or_(ordinary, other_admin))
+        arriving = and_(_moving(), equals(Person.pending_unit_id, p.unit_id))
+        if p.authorized:
+            arriving = and_(arriving, not_(_destination_admins(User.unit_authorized.is_not(True))))
+        return and_(or_(here, arriving), not_self(p))
     if p.role == Role.authority:
-        return and_(Person.unit_id.in_(authority_units(p)), admin_by_authority, not_self(p))
+        here = and_(staying, Person.unit_id.in_(routed_units(p)), admin_by_authority)
+        arriving = and_(_moving(), Person.pending_unit_id.in_(routed_units(p)), not_(_destination_admins()))
+        return and_(or_(here, arriving), not_self(p))
     return false()

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import Call, Declaration, Level, ProgressReport, ProgressStatus, ReviewRecord, Role, Status, Unit
+from models import AuthorityRoute, Call, Declaration, Level, ProgressReport, ProgressStatus, ReviewRecord, Role, Status, Unit
 
 from . import audit, quotas, scope
 from .audit import current_actor
@@ -44,7 +44,18 @@ def _at_the_rows_level(c: Context) -> Optional[str]:
     level = STATE_LEVEL.get(c.row.status)
     if level is None or LEVEL_ROLE[level] != c.principal.role:
         return f"当前为{status_label(c.row.status, c.row.call)}环节，不在您的审核环节"
+    if level == Level.authority and not c.session.scalar(
+            select(Declaration.id).where(Declaration.id == c.row.id, scope.declaration_authority(c.principal))):
+        return f"应由{deciding_authority(c.row)}审核"
     return None
+
+
+def deciding_authority(d: Declaration) -> str:
+    """Who decides `d` at the authority level, in words: one authority per unit and call."""
+    unit = d.unit
+    if d.call.authority_route == AuthorityRoute.competent and unit.competent_unit_id:
+        return f"主管部门（{unit.competent_unit.name}）"
+    return f"所在区县（{unit.region.name}）科技局" if unit.region else "所在区县科技局"
 
 
 APPLICANT = Who(frozenset({Role.applicant}), _own_declaration, "申报人本人")
@@ -145,7 +156,7 @@ def _close_rank_gaps(c: Context) -> None:
         c.session.execute(
             update(Declaration)
             .where(Declaration.call_id == d.call_id, Declaration.authority_rank > authority_rank,
-                   Declaration.unit_id.in_(ranking_group(d.unit)))
+                   Declaration.unit_id.in_(ranking_group(d.unit, d.call)))
             .values(authority_rank=Declaration.authority_rank - 1).execution_options(synchronize_session=False)
         )
 
@@ -206,10 +217,18 @@ def next_number(session: Session, d: Declaration) -> str:
     return f"{prefix}{seq:04d}"
 
 
-def ranking_group(unit: Unit):
-    """The units ranked together at authority level: those of one competent department, else of one district."""
-    key = Unit.competent_unit_id == unit.competent_unit_id if unit.competent_unit_id else Unit.region_id == unit.region_id
-    return select(Unit.id).where(key)
+def ranking_group(unit: Unit, call: Call):
+    """The units ranked together at authority level in `call`: those its one authority decides
+    (`scope.routed_units`) — one competent department's, else one district's units without one
+    (all of the district's under authority_route = district)."""
+    if call.authority_route == AuthorityRoute.competent and unit.competent_unit_id:
+        return select(Unit.id).where(Unit.competent_unit_id == unit.competent_unit_id)
+    if unit.region_id is None:
+        return select(Unit.id).where(Unit.id == unit.id)
+    district = Unit.region_id == unit.region_id
+    if call.authority_route == AuthorityRoute.district:
+        return select(Unit.id).where(district)
+    return select(Unit.id).where(district, Unit.competent_unit_id.is_(None))
 
 
 # -- 推荐排序 (seed 002 §4.4, §5.4) ---------------------------------------------------------
@@ -255,6 +274,9 @@ def rank(session: Session, p: scope.Principal, declaration_id: int, position: in
     begin_write(session, DECLARATION)
     lock(session, Call, call.id)  # one ranking change (or 退回 of a ranked row) of a call at a time
     rows = rankable(session, p, call, for_update=True)
+    if level == Level.authority:  # an authority that is both 主管部门 and 区县 ranks each group 1..n
+        group = set(session.scalars(ranking_group(d.unit, call)))
+        rows = [row for row in rows if row.unit_id in group]
     if d not in rows:
         return False, f"只能对本级审核通过的申报书排序（{d.name}）"
     if not 1 <= position <= len(rows):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from models import (
-    DEFAULT_CHAIN, DEFAULT_QUOTA, BudgetItem, Call, CallType, Declaration, InnovationMode, Level, Member,
+    DEFAULT_CHAIN, DEFAULT_QUOTA, AuthorityRoute, BudgetItem, Call, CallType, Declaration, InnovationMode, Level, Member,
     ProgressReport, ProgressStatus, ReviewRecord, Role, Status, Unit, UnitRevenue, User,
 )
 from rules import workflow
@@ -177,8 +177,10 @@ def _reviewer(users, d: Declaration, level: Level):
     if level == Level.unit:
         return next((u for u in users.values() if u.role == Role.unit_admin and u.unit_id == d.unit_id), None)
     if level == Level.authority:
+        # one authority per unit and call (rules.scope.routed_units): the competent department, else the district
+        by_competent = unit.competent_unit_id and d.call.authority_route != AuthorityRoute.district
         return next((u for u in users.values() if u.role == Role.authority and (
-            (unit.competent_unit_id and u.unit_id == unit.competent_unit_id) or (u.region_id and u.region_id == unit.region_id))), None)
+            u.unit_id == unit.competent_unit_id if by_competent else (u.region_id and u.region_id == unit.region_id))), None)
     return users.get("bureau")
 
 

@@ -16,10 +16,13 @@ The rules encoded (the product's intended rules, even where today's code disagre
   secondary unit; no enterprises.
 - unit_admin: its unit and all its secondary units (people, accounts, non-draft declarations,
   the unit's registration), and the enterprise linked to its unit.
-- authority: the units registered in its district (region) or under it as competent department
-  (主管部门, "既是单位又是主管部门": its own unit too), their secondary units, people and
-  non-draft declarations; the registrations routed to it for review; the enterprises (and 年报)
-  of its region; its own account only.
+- authority: one authority per unit (issue #12): the units under it as competent department
+  (主管部门) and the units of its district (region) that have NO competent department (a unit with
+  both is the department's, not the district's), plus its own unit ("既是单位又是主管部门"); their
+  secondary units and people; the non-draft declarations it decides at the authority level (per
+  call: Call.authority_route = competent → as above; district → every unit of its district); the
+  registrations routed to it for review; the enterprises (and 年报) of its region; its own
+  account only.
 - bureau / sysadmin: everything, except others' drafts.
 
 Natural keys: Declaration name · Person name · Unit name · SecondaryUnit "unit/name" · username ·
@@ -140,7 +143,7 @@ EXPECTED: dict[str, dict[str, object]] = {
         "Person": Where("every person", _ALL, 84),
         "Unit": Where("every unit", _ALL, 11),
         "SecondaryUnit": {f"{CQU}/软件学院", f"{CQU}/计算机学院", f"{CQU}/机械与运载工程学院", f"{SWU}/计算机与信息科学学院", f"{SWU}/生命科学学院"},
-        "User": Where("every account", _ALL, 23),
+        "User": Where("every account", _ALL, 24),
         "UnitRegistration": {EDU_INSTITUTE, YUNFAN, LIUCHUANGYUAN, JB_ASSOCIATION, XINGHE},
         "Enterprise": Where("every enterprise", _ALL, 503),
         "AnnualReport": Where("every annual report", _ALL, 1243),
@@ -182,7 +185,7 @@ EXPECTED: dict[str, dict[str, object]] = {
         "Person": Where("people of 重庆大学", lambda r: r.unit == CQU, 18),
         "Unit": {CQU},
         "SecondaryUnit": {f"{CQU}/软件学院", f"{CQU}/计算机学院", f"{CQU}/机械与运载工程学院"},
-        "User": {"unit_cqu", "dept_cqu_se", "dept_cqu_cs", "applicant_zhang", "applicant_li", "applicant_wang"},
+        "User": {"unit_cqu", "dept_cqu_se", "dept_cqu_cs", "applicant_zhang", "applicant_li", "applicant_wang", "signup_cqu"},
         "UnitRegistration": set(),
         "Enterprise": set(),
         "AnnualReport": set(),

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from models import (
-    Call, CallType, Declaration, Enterprise, EnterpriseStatus, Person, ReviewStatus, Role, Status, User,
+    Call, CallType, Declaration, Enterprise, EnterpriseStatus, Person, ReviewStatus, Role, Status, Unit, User,
 )
 from rules import scope, transitions, workflow
 from rules.scope import Principal
@@ -208,6 +208,50 @@ def test_every_pending_person_of_the_demo_has_exactly_one_reviewer(db_session):
     for username in ("unit_cqu", "dept_cqu_se", "unit_ent", "applicant_zhang", "applicant_li", "unit_swu"):
         person_id = _own_change(s, username, "测试职务")
         assert len(_reviewers(s, person_id)) == 1, (username, _reviewers(s, person_id))
+
+
+def _own_move(s, username, unit_name) -> int:
+    """A waiting change of 工作单位 (as the 提交审核 transition leaves it: pending_unit_id set)."""
+    person = s.scalars(select(Person).join(User, User.id == Person.user_id).where(User.username == username)).one()
+    destination = s.scalar(select(Unit.id).where(Unit.name == unit_name))
+    s.execute(update(Person.__table__).where(Person.__table__.c.id == person.id).values(
+        review_status=ReviewStatus.pending, pending_changes={"unit_id": destination}, pending_unit_id=destination, submitted_at=NOW))
+    s.commit()
+    return person.id
+
+
+@pytest.mark.parametrize("username, destination, reviewer", [
+    ("unit_cqu", "西南大学", "unit_swu"), ("dept_cqu_se", "西南大学", "unit_swu"), ("applicant_zhang", "西南大学", "unit_swu"),
+    ("applicant_li", "西南大学", "unit_swu"), ("unit_swu", "重庆大学", "unit_cqu"), ("unit_ent", "重庆两江精密制造有限公司", "authority_yb"),
+    ("applicant_ent", "重庆江北数据服务有限公司", "unit_ent_jb"),
+])
+def test_every_demo_persons_move_has_exactly_one_reviewer_the_destination(db_session, username, destination, reviewer):
+    """两江精密 has no unit admin of its own: its one authority (渝北区) decides a move into it."""
+    person_id = _own_move(db_session, username, destination)
+    assert _reviewers(db_session, person_id) == {reviewer}
+
+
+def test_a_move_into_a_unit_with_a_plain_admin_and_an_authorised_one_goes_to_the_plain_admin(db_session):
+    """The 法人单位 account (单位管理员) decides who joins the unit; its 授权人 only when it is the only admin."""
+    s = db_session
+    swu = user(s, "unit_swu")
+    s.add(User(username="unit_swu_auth", name="西南大学授权人", role=Role.unit_admin, unit_id=swu.unit_id,
+               password_hash=swu.password_hash, unit_authorized=True, mobile="13900000098"))
+    s.commit()
+    person_id = _own_move(s, "applicant_li", "西南大学")
+    assert _reviewers(s, person_id) == {"unit_swu"}
+    s.execute(update(User.__table__).where(User.__table__.c.username == "unit_swu").values(role=Role.applicant))
+    s.commit()
+    assert _reviewers(s, person_id) == {"unit_swu_auth"}
+
+
+def test_the_destinations_admin_does_not_review_their_own_move(db_session):
+    s = db_session
+    cqu = user(s, "unit_cqu")
+    s.execute(update(User.__table__).where(User.__table__.c.id == cqu.id).values(unit_id=user(s, "unit_swu").unit_id))
+    s.commit()  # unit_cqu's account already belongs to 西南大学; the person record moves after it
+    person_id = _own_move(s, "unit_cqu", "西南大学")
+    assert _reviewers(s, person_id) == {"unit_swu"}
 
 
 # -- nothing else writes a status column ---------------------------------------------------------------

@@ -303,7 +303,7 @@ def test_the_todo_link_lists_exactly_what_the_reviewer_decides(client_as, db_ses
 def test_an_approved_id_number_and_unit_follow_into_the_account(client_as, db_session):
     li = person_of(db_session, "applicant_li")
     own_edit(client_as("applicant_li"), db_session, "applicant_li", id_no="11010519491231002X", unit_name="西南大学")
-    client_as("unit_cqu").action("person", "approve", [li.id])
+    client_as("unit_swu").action("person", "approve", [li.id])  # a new 工作单位: the destination decides
     account = row(db_session, User, username="applicant_li")
     swu = db_session.scalar(select(Person.unit_id).join(User, User.id == Person.user_id).where(User.username == "unit_swu"))
     assert (account.id_no, account.unit_id) == ("11010519491231002X", swu)
