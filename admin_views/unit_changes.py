@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_admin.contrib.sqla.filters import FilterEqual
 from sqlalchemy import select
 
-from models import ReviewLog, ReviewStatus, Role, UnitChange
+from models import ChangeStatus, ReviewLog, Role, UnitChange
 from rules import scope
 from rules import unit_changes as rules
 
@@ -28,7 +28,7 @@ class UnitChangeView(ScopedModelView):
     column_searchable_list = ("unit.name",)
     column_default_sort = ("submitted_at", True)
     column_filters = (
-        FilterEqual(UnitChange.status, "审核状态", options=ReviewStatus.choices()),
+        FilterEqual(UnitChange.status, "审核状态", options=ChangeStatus.choices()),
         DecidedByMe(UnitChange.id, "审核归属", rules.REVIEWER),
     )
 
@@ -44,8 +44,8 @@ class UnitChangeView(ScopedModelView):
         out = []
         for e in entries:
             action = rules.SUBMIT_LABEL if e.action == "submit" else (machine.by_action[e.action].label if e.action in machine.by_action else "")
-            before = ReviewStatus(e.from_status).label if e.from_status in ReviewStatus._value2member_map_ else "—"
-            after = "已撤回" if e.action == "withdraw" else ReviewStatus(e.to_status).label
+            before = ChangeStatus(e.from_status).label if e.from_status in ChangeStatus._value2member_map_ else "—"
+            after = ChangeStatus(e.to_status).label if e.to_status in ChangeStatus._value2member_map_ else "—"
             out.append({"at": e.at, "username": e.username, "action": action, "change": f"{before} → {after}", "opinion": e.opinion or "",
                         "role": Role(e.role).label if e.role in Role._value2member_map_ else ""})
         return out

@@ -7,7 +7,7 @@ from .people import REVIEWED_FIELDS, Gender, Person, ReviewStatus  # noqa: F401
 from .audit import ACTION_LABELS, LOGIN_ACTIONS, AuditLog  # noqa: F401
 
 # -- units, people and accounts (issue 3) --
-from .registration import RegistrationRoute, UnitChange, UnitRegistration  # noqa: F401
+from .registration import ChangeStatus, RegistrationRoute, UnitChange, UnitRegistration  # noqa: F401
 
 # -- declarations and calls (issue 4) --
 from .declarations import (  # noqa: F401

@@ -60,6 +60,13 @@ class UnitRegistration(Timestamped, Base):
         return self.unit.name if self.unit else f"注册申请 {self.id}"
 
 
+class ChangeStatus(LabeledEnum):
+    pending = ("pending", "待审核")
+    approved = ("approved", "审核已通过")
+    rejected = ("rejected", "审核不通过")
+    withdrawn = ("withdrawn", "已撤回")
+
+
 class UnitChange(Timestamped, Base):
     """单位信息变更: a unit admin's change of 所在区县, 主管部门, 单位性质 or 统一社会信用代码, reviewed by
     the authority that receives the unit; the old values stay in force until it is approved."""
@@ -82,8 +89,8 @@ class UnitChange(Timestamped, Base):
     reviewer_region_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("region.id", ondelete="RESTRICT"), index=True, info=label("审核区县")
     )
-    status: Mapped[ReviewStatus] = mapped_column(
-        enum_column(ReviewStatus, "unit_change_status"), default=ReviewStatus.pending, index=True, info=label("审核状态")
+    status: Mapped[ChangeStatus] = mapped_column(
+        enum_column(ChangeStatus, "unit_change_status"), default=ChangeStatus.pending, index=True, info=label("审核状态")
     )
     reason: Mapped[Optional[str]] = mapped_column(Text, info=label("审核意见"))
     submitted_at: Mapped[datetime] = mapped_column(DateTime, default=datetime.now, info=label("提交时间"))

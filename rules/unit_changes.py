@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from models import DictItem, Region, RegistrationRoute, ReviewLog, ReviewStatus, Role, Unit, UnitChange
+from models import ChangeStatus, DictItem, Region, RegistrationRoute, ReviewLog, Role, Unit, UnitChange
 from rules import audit, display
 from rules.registration import route_for
 from rules.scope import Principal, predicate, unit_change_reviewer
@@ -26,7 +26,6 @@ from rules.validators import uscc_error
 REVIEWED = ("region_id", "competent_unit_id", "nature_id", "uscc")
 LABELS = {f: Unit.__table__.c[f].info["label"] for f in REVIEWED}
 CITY = "市局"
-WITHDRAWN = "申请单位已撤回"  # ReviewStatus has no 已撤回: a withdrawn request is closed as rejected with this reason
 SUBMIT_LABEL = "提交变更"
 
 
@@ -44,7 +43,7 @@ def _clean(field: str, value):
 
 def pending_of(session: Session, unit_id: int, p: Optional[Principal] = None) -> Optional[UnitChange]:
     """The change waiting for the unit (inside `p`'s scope when given)."""
-    query = select(UnitChange).where(UnitChange.unit_id == unit_id, UnitChange.status == ReviewStatus.pending)
+    query = select(UnitChange).where(UnitChange.unit_id == unit_id, UnitChange.status == ChangeStatus.pending)
     if p is not None:
         query = query.where(predicate(p, UnitChange))
     return session.scalars(query).first()
@@ -138,7 +137,7 @@ def request_change(session: Session, p: Principal, unit: Unit, values: dict[str,
     reviewer_unit_id, reviewer_region_id = routing(session, unit, changes)
     change = UnitChange(unit_id=unit.id, requested_by_id=p.user_id, changes=changes,
                         old_values={f: current[f] for f in changes}, reviewer_unit_id=reviewer_unit_id,
-                        reviewer_region_id=reviewer_region_id, status=ReviewStatus.pending, submitted_at=now)
+                        reviewer_region_id=reviewer_region_id, status=ChangeStatus.pending, submitted_at=now)
     try:
         with session.begin_nested():
             session.add(change)
@@ -146,7 +145,7 @@ def request_change(session: Session, p: Principal, unit: Unit, values: dict[str,
     except IntegrityError:  # another change of the unit saved at the same moment (uq_unit_change_pending)
         raise Refused("已有待审核的单位信息变更，请刷新后查看", field=next(iter(changes))) from None
     session.add(ReviewLog(target="unit_change", target_id=change.id, action="submit", from_status="",
-                          to_status=ReviewStatus.pending.value, user_id=p.user_id,
+                          to_status=ChangeStatus.pending.value, user_id=p.user_id,
                           username=audit.current_actor().username, role=p.role.value, at=now))
     session.flush()
     return change
@@ -159,7 +158,7 @@ def _uscc_taken(session: Session, unit_id: int, uscc: Optional[str]) -> Optional
 
 
 # -- the review as a transition table ------------------------------------------------------------
-S = ReviewStatus
+S = ChangeStatus
 
 
 def _not_mine(c: Context) -> str:
@@ -201,12 +200,6 @@ def _apply_to_unit(c: Context) -> None:
                                 f"单位信息变更审核通过：{name}（{summary(c.session, c.row)}）", at=c.now))
 
 
-def _state_label(state: ReviewStatus, row: UnitChange) -> str:
-    if state == S.rejected and row is not None and row.reason == WITHDRAWN:
-        return "已撤回"
-    return state.label
-
-
 REQUESTER = Who(frozenset({Role.unit_admin}), _own_unit, "本单位管理员")
 REVIEWER = reviewer(frozenset({Role.authority, Role.bureau, Role.sysadmin}), unit_change_reviewer, _not_mine,
                     "接收单位的审核单位：变更后的主管部门、所在区县，或市局（市级主管部门、留创园）")
@@ -221,11 +214,9 @@ UNIT_CHANGES = Machine("unit_change", UnitChange, "status", (
     Transition("reject",   "审核不通过", frozenset({S.pending}), REVIEWER,  S.rejected,  (),
                (REVIEWED_BY, Effect("记不通过原因；单位信息不变", set=lambda c: {"reason": c.reason})),
                Reason("审核意见（不通过原因）", True)),
-    Transition("withdraw", "撤回",       frozenset({S.pending}), REQUESTER, S.rejected,  (),
-               (Effect("记为申请单位撤回；单位信息不变", set=lambda c: {"reason": WITHDRAWN, "reviewed_at": c.now,
-                                                           "reviewed_by_id": c.principal.user_id}),),
+    Transition("withdraw", "撤回",       frozenset({S.pending}), REQUESTER, S.withdrawn, (),
+               (Effect("记撤回时间；单位信息不变", set=lambda c: {"reviewed_at": c.now, "reviewed_by_id": c.principal.user_id}),),
                None, confirm="确定撤回所选单位信息变更申请？", verb="撤回"),
 ), record=review_log("unit_change"), row_label=lambda ch: ch.unit.name if ch.unit else f"#{ch.id}",
-   state_label=_state_label,
    audit_before=lambda c: {"changes": audit.jsonable(c.row.changes)})
 # fmt: on

@@ -143,3 +143,16 @@ def errors_at(html: str, name: str) -> list[str]:
     group = parser.where.get(name)
     assert group is not None, f"no input named {name!r} inside a form-group"
     return [" ".join(t.split()) for t in parser.errors.get(group, []) if t.strip()]
+
+
+def sql(db_session, query: str, **params):
+    """Plain SQL, the oracle beside the code under test (after what the requests committed)."""
+    from sqlalchemy import text
+
+    db_session.rollback()  # see what the requests committed
+    return db_session.execute(text(query), params).all()
+
+
+def one(db_session, query: str, **params):
+    rows = sql(db_session, query, **params)
+    return rows[0][0] if rows else None

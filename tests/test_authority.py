@@ -13,20 +13,10 @@ from sqlalchemy import text
 
 from models import Role, Unit, User
 from seed.demo import make_id_no
-from tests.form_helpers import edit
+from tests.form_helpers import edit, one, sql
 
 CALL = "2026年度科研项目（第一批）"  # ranking open; chain dept → unit → authority → bureau
 POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
-
-
-def sql(db_session, query: str, **params):
-    db_session.rollback()  # see what the requests committed
-    return db_session.execute(text(query), params).all()
-
-
-def one(db_session, query: str, **params):
-    rows = sql(db_session, query, **params)
-    return rows[0][0] if rows else None
 
 
 def body(response) -> str:

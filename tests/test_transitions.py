@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from models import (
-    AccountStatus, AnnualReport, AuditLog, Declaration, Enterprise, EnterpriseReview, Person, ProgressReport, Region, RegistrationRoute,
-    ReviewLog, ReviewRecord, ReviewStatus, Role, Unit, UnitChange, UnitRegistration, User,
+    AccountStatus, AnnualReport, ChangeStatus, AuditLog, Declaration, Enterprise, EnterpriseReview, Person, ProgressReport, Region, RegistrationRoute,
+    ReviewLog, ReviewRecord, Role, Unit, UnitChange, UnitRegistration, User,
 )
 from rules import permissions, transitions
 from rules.scope import Principal
@@ -45,7 +45,7 @@ def _unit_change(s) -> int:
     jb = s.scalar(select(Region.id).where(Region.name == "江北区"))
     row = UnitChange(unit_id=unit.id, requested_by_id=s.scalar(select(User.id).where(User.username == "unit_ent")),
                      changes={"region_id": jb}, old_values={"region_id": unit.region_id}, reviewer_region_id=jb,
-                     status=ReviewStatus.pending)
+                     status=ChangeStatus.pending)
     s.add(row)
     s.commit()
     return row.id
@@ -117,7 +117,7 @@ EXPECTED = {
     ("unit_registration", "reject", "pending"): ({"authority_yb"}, "rejected"),
     ("unit_change", "approve", "pending"): ({"authority_jb"}, "approved"),  # the receiving district, not 渝北区
     ("unit_change", "reject", "pending"): ({"authority_jb"}, "rejected"),
-    ("unit_change", "withdraw", "pending"): ({"unit_ent"}, "rejected"),  # closed as 已撤回 (reason 申请单位已撤回)
+    ("unit_change", "withdraw", "pending"): ({"unit_ent"}, "withdrawn"),
     ("app_user", "authorize", "pending"): ({"unit_cqu", "sysadmin"}, "active"),  # the unit's admin (seed 004)
     ("app_user", "authorize", "refused"): ({"unit_cqu", "sysadmin"}, "active"),
     ("app_user", "refuse", "pending"): ({"unit_cqu", "sysadmin"}, "refused"),

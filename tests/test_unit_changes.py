@@ -7,10 +7,10 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
-from models import AuditLog, Declaration, DictItem, Person, Region, ReviewLog, ReviewStatus, Unit, UnitChange, User
+from models import AuditLog, ChangeStatus, Declaration, DictItem, Person, Region, ReviewLog, Unit, UnitChange, User
 from rules.validators import uscc_check_char
 from tests.crawler import english_words, visible_text
-from tests.form_helpers import edit, form_data
+from tests.form_helpers import edit
 
 ENT = "重庆渝北智联科技有限公司"  # unit_ent's unit, 非公有制经济 in 渝北区: its district reviews it
 CQU = "重庆大学"  # 高等院校 under 重庆市教育委员会 (authority_jw)
@@ -37,7 +37,7 @@ def unit_row(s, uid) -> dict:
 def changes_of(s, uid) -> list:
     s.expire_all()
     rows = s.execute(select(UnitChange.__table__).where(UnitChange.__table__.c.unit_id == uid).order_by(UnitChange.__table__.c.id)).mappings()
-    return [{**r, "status": ReviewStatus(r["status"]).value} for r in rows]
+    return [{**r, "status": ChangeStatus(r["status"]).value} for r in rows]
 
 
 def save_unit(client, uid, **fields):
@@ -166,12 +166,12 @@ def test_the_unit_withdraws_and_may_ask_again(client_as, db_session):
     assert changes_of(s, uid)[0]["status"] == "pending"
     client_as("unit_ent").action("unit_change", "withdraw", [cid])
     (change,) = changes_of(s, uid)
-    assert change["status"] == "rejected" and change["reason"] == "申请单位已撤回"
+    assert change["status"] == "withdrawn" and change["reason"] is None
     assert "已撤回" in client_as("unit_ent").get(f"/admin/unit_change/details/?id={cid}").get_data(as_text=True)
     client_as("authority_jb").action("unit_change", "approve", [cid])
     assert unit_row(s, uid)["region_id"] == region_id(s, "渝北区")
     move_ent_to_jiangbei(client_as, s)  # the partial unique index lets a new one wait
-    assert [c["status"] for c in changes_of(s, uid)] == ["rejected", "pending"]
+    assert [c["status"] for c in changes_of(s, uid)] == ["withdrawn", "pending"]
 
 
 def test_a_second_change_while_one_waits_is_refused(client_as, db_session):

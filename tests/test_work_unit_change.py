@@ -5,21 +5,9 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import text
-
-from tests.form_helpers import edit
+from tests.form_helpers import edit, one, sql
 
 NEW_POSITION = "研究员"
-
-
-def sql(db_session, query: str, **params):
-    db_session.rollback()  # see what the requests committed
-    return db_session.execute(text(query), params).all()
-
-
-def one(db_session, query: str, **params):
-    rows = sql(db_session, query, **params)
-    return rows[0][0] if rows else None
 
 
 def person_id(db_session, username: str) -> int:

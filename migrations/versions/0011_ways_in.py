@@ -93,7 +93,7 @@ def upgrade():
     sa.Column('old_values', sa.JSON(), nullable=False),
     sa.Column('reviewer_unit_id', sa.Integer(), nullable=True),
     sa.Column('reviewer_region_id', sa.Integer(), nullable=True),
-    sa.Column('status', sa.Enum('pending', 'approved', 'rejected', name='unit_change_status', native_enum=False, create_constraint=True), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'approved', 'rejected', 'withdrawn', name='unit_change_status', native_enum=False, create_constraint=True), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('submitted_at', sa.DateTime(), nullable=False),
     sa.Column('reviewed_at', sa.DateTime(), nullable=True),
