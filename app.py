@@ -108,6 +108,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["ADMIN_TRANSLATIONS"] = _admin_translations(instance)
 
     app.url_map.converters["int"] = BigIntConverter  # before any route is added
+    proxies = int(os.environ.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:  # behind N reverse proxies: the client's address (per-address throttling, logs) from X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)

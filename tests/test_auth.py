@@ -301,3 +301,34 @@ def test_demo_and_temporary_passwords_are_not_common():
 
     assert policy_errors(DEMO_PASSWORD) == [] and not is_common(DEMO_PASSWORD)
     assert all(not is_common(temporary_password()) for _ in range(200))
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(app, database, monkeypatch):
+    """TRUSTED_PROXIES=1: the login log and the per-address limit see the browser's address, not the proxy's."""
+    from app import create_app
+    from models import AuditLog
+    from tests.conftest import Client
+
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")
+    app = create_app(  # a second app, behind the proxy (the `app` fixture restored the data)
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database["url"], "SECRET_KEY": uuid.uuid4().hex})
+    app.test_client_class = Client
+    with app.app_context():
+        client = app.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        client.post("/login", data={"username": "unit_swu", "password": "Wrong@12345", "csrf_token": token},
+                    headers={"X-Forwarded-For": "203.0.113.7"})
+        row = db.session.scalars(select(AuditLog).where(AuditLog.action == "login_failure").order_by(AuditLog.id.desc())).first()
+        assert row.ip == "203.0.113.7"
+        assert db.session.scalar(select(LoginThrottle.failures).where(LoginThrottle.key == "ip:203.0.113.7")) == 1
+
+
+def test_without_trusted_proxies_a_forwarded_address_is_ignored(client_as, anon, db_session):
+    from models import AuditLog
+
+    page = anon.get("/login").get_data(as_text=True)
+    anon.post("/login", data={"username": "unit_swu", "password": "Wrong@12345", "csrf_token": csrf_of(page)},
+              headers={"X-Forwarded-For": "203.0.113.7"})
+    row = db_session.scalars(select(AuditLog).where(AuditLog.action == "login_failure").order_by(AuditLog.id.desc())).first()
+    assert row.ip == "127.0.0.1"  # a visitor cannot pick the address its failures count against
