@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.validators import EqualTo, Length
+from wtforms.validators import EqualTo, Length, ValidationError
 
 from admin_views.checks import say_refusal
 from admin_views.validation import checked, fits, required, strip, strip_upper
@@ -63,8 +63,25 @@ class UserSignupForm(AccountFields):
     unit_name = StringField("管理单位全称", validators=fits(Unit.name), filters=[strip])  # 必填 is said by the rule: picked or typed
 
 
+def one_of_the_choices(form, field) -> None:
+    """A posted value must be one the select offers (empty is left to the rules' 请选择…)."""
+    if field.data and field.data not in {str(value) for value, _ in field.choices}:
+        field.data = ""
+        raise ValidationError("请选择有效的选项")
+
+
+def _select(label: str, choices=(), **kwargs) -> SelectField:
+    return SelectField(label, choices=list(choices), validate_choice=False, validators=[one_of_the_choices], **kwargs)
+
+
 def _question_field(n: str) -> SelectField:
-    return SelectField(f"问题{n}", choices=[("", "---请选择问题---")] + [(q, q) for q in recovery.QUESTIONS], validate_choice=False)
+    return _select(f"问题{n}", [("", "---请选择问题---")] + [(q, q) for q in recovery.QUESTIONS])
+
+
+def checked_value(form: FlaskForm, name: str) -> str:
+    """A field's value once its own checks passed, else empty: refused input never reaches a query."""
+    field = form[name]
+    return "" if field.errors else (field.data or "")
 
 
 class UnitFields(FlaskForm):
@@ -72,14 +89,14 @@ class UnitFields(FlaskForm):
 
     name = StringField("单位名称", validators=[required("单位名称"), *fits(Unit.name)], filters=[strip])
     uscc = StringField("统一社会信用代码", validators=[required("统一社会信用代码"), *fits(Unit.uscc), checked(uscc_error)], filters=[strip_upper])
-    nature_id = SelectField("法人性质", choices=[], validate_choice=False)
-    registration_type_id = SelectField("法人类型", choices=[], validate_choice=False)
+    nature_id = _select("法人性质")
+    registration_type_id = _select("法人类型")
     legal_rep = StringField("法定代表人", validators=[required("法定代表人"), *fits(Unit.legal_rep)], filters=[strip])
-    authority = SelectField("局级（区县）主管部门", choices=[], validate_choice=False,
-                            description="事业单位、机关、国有企业选上级主管部门；非公有制经济、社会组织选参保地区县科技局；市级主管部门、留创园由市局审核，可不选")
-    region_id = SelectField("注册地址（区县）", choices=[], validate_choice=False)
+    authority = _select("局级（区县）主管部门",
+                        description="事业单位、机关、国有企业选上级主管部门；非公有制经济、社会组织选参保地区县科技局；市级主管部门、留创园由市局审核，可不选")
+    region_id = _select("注册地址（区县）")
     registered_address = StringField("注册地址", validators=[required("注册地址"), *fits(Unit.registered_address)], filters=[strip])
-    located_region_id = SelectField("坐落地址（区县）", choices=[], validate_choice=False)
+    located_region_id = _select("坐落地址（区县）")
     located_address = StringField("坐落地址", validators=[required("坐落地址"), *fits(Unit.located_address)], filters=[strip])
     contact_name = StringField("联系人姓名", validators=[required("联系人姓名"), *fits(Unit.contact_name)], filters=[strip])
     email = StringField("电子邮箱", validators=[required("电子邮箱"), *fits(Unit.email), checked(email_error)], filters=[strip])
@@ -104,17 +121,18 @@ class UnitFields(FlaskForm):
         )
 
     def unit_data(self) -> dict:
-        """The form as rules.registration reads it: the picked authority becomes the route's reviewer."""
-        pick = self.authority.data or ""
-        kind, _, number = pick.partition(":")
-        located = dict(self.located_region_id.choices).get(self.located_region_id.data or "", "")
+        """The form as rules.registration reads it: the picked authority becomes the route's reviewer.
+        A field its own checks refused (NUL, too long, not an option) counts as empty here."""
+        v = lambda name: checked_value(self, name)  # noqa: E731
+        kind, _, number = v("authority").partition(":")
+        located = dict(self.located_region_id.choices).get(v("located_region_id"), "")
         located = "" if located.startswith("---") else located
         return {
-            "name": self.name.data, "uscc": self.uscc.data, "nature_id": self.nature_id.data or "",
-            "registration_type_id": self.registration_type_id.data or "", "region_id": self.region_id.data or "",
-            "legal_rep": self.legal_rep.data, "contact_name": self.contact_name.data, "contact_mobile": self.contact_mobile.data,
-            "email": self.email.data, "registered_address": self.registered_address.data,
-            "located_address": f"{located}{self.located_address.data or ''}", "address": f"{located}{self.located_address.data or ''}",
+            "name": v("name"), "uscc": v("uscc"), "nature_id": v("nature_id"),
+            "registration_type_id": v("registration_type_id"), "region_id": v("region_id"),
+            "legal_rep": v("legal_rep"), "contact_name": v("contact_name"), "contact_mobile": v("contact_mobile"),
+            "email": v("email"), "registered_address": v("registered_address"),
+            "located_address": f"{located}{v('located_address')}", "address": f"{located}{v('located_address')}",
             "reviewer_unit_id": number if kind == "unit" and number.isdigit() else "",
             "reviewer_region_id": number if kind == "region" and number.isdigit() else "",
         }
@@ -141,7 +159,7 @@ class UnitSignupForm(UnitFields):
     a3 = StringField("请填写答案", validators=fits(User.name), filters=[strip])
 
     def pairs(self) -> list[tuple[str, str]]:
-        return [(self.q1.data or "", self.a1.data or ""), (self.q2.data or "", self.a2.data or ""), (self.q3.data or "", self.a3.data or "")]
+        return [(checked_value(self, f"q{i}"), checked_value(self, f"a{i}")) for i in (1, 2, 3)]
 
 
 class AgreementForm(FlaskForm):
@@ -188,7 +206,7 @@ def user_form():
         if _throttled():
             flash(THROTTLED, "error")
             return render_template("signup/user.html", form=form, rule=PASSWORD_RULE), 429
-        errors = accounts.registration_errors(db.session, {f.name: f.data or "" for f in form})
+        errors = accounts.registration_errors(db.session, {f.name: checked_value(form, f.name) for f in form})
         for name, message in errors.items():
             if not form[name].errors:  # the field's own message first, one message per field
                 form[name].errors = [message]
@@ -274,9 +292,10 @@ def done():
 
 def _account_errors(form: UnitSignupForm) -> dict:
     errors = {}
-    if problem := accounts.username_error(db.session, form.username.data or ""):
+    v = lambda name: checked_value(form, name)  # noqa: E731
+    if problem := accounts.username_error(db.session, v("username")):
         errors["username"] = problem
-    if problems := policy_errors(form.password.data or "", form.username.data or "", form.contact_mobile.data or ""):
+    if problems := policy_errors(v("password"), v("username"), v("contact_mobile")):
         errors["password"] = "；".join(problems)
     for i, message in recovery.pairs_errors(form.pairs()).items():
         errors[f"q{i + 1}" if message in ("请选择问题", "三个问题不能重复") else f"a{i + 1}"] = message

@@ -88,6 +88,10 @@ def validate(session: Session, registrant: Optional[User], data: dict[str, Any])
     elif session.scalar(select(UnitRegistration.id).where(UnitRegistration.registrant_id == registrant.id, UnitRegistration.status == ReviewStatus.pending)):
         errors["name"] = "您已有待审核的单位注册申请，请等待审核结果"
     registrant_id = registrant.id if registrant is not None else None
+    for key, message in (("nature_id", "请选择单位性质"), ("region_id", "请选择单位所在区县"),
+                         ("reviewer_unit_id", "请选择上级主管部门"), ("reviewer_region_id", "请选择参保地所在区县")):
+        if key not in errors and not _is_id(data.get(key)):
+            errors[key] = message  # an id is digits, or nothing at all
     if data.get("uscc") and "uscc" not in errors:
         if m := uscc_error(data["uscc"]) or uscc_taken(session, data["uscc"], registrant_id):
             errors["uscc"] = m
@@ -113,7 +117,8 @@ def validate(session: Session, registrant: Optional[User], data: dict[str, Any])
         elif route == RegistrationRoute.district:
             if not data.get("reviewer_region_id"):
                 errors["reviewer_region_id"] = "非公有制经济、社会组织须选择参保地所在区县"
-            routing = Routing(route, reviewer_region_id=int(data["reviewer_region_id"]) if data.get("reviewer_region_id") else None)
+            raw = data.get("reviewer_region_id")
+            routing = Routing(route, reviewer_region_id=int(raw) if raw and _is_id(raw) else None)
         else:
             routing = Routing(route)
     if errors:
@@ -122,8 +127,13 @@ def validate(session: Session, registrant: Optional[User], data: dict[str, Any])
     return routing
 
 
+def _is_id(value) -> bool:
+    raw = str(value or "")
+    return raw == "" or (raw.isascii() and raw.isdigit() and len(raw) < 19)
+
+
 def _competent(session: Session, unit_id) -> Optional[int]:
-    if not unit_id:
+    if not unit_id or not _is_id(unit_id):
         return None
     found = session.scalar(
         select(Unit.id)

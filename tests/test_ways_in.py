@@ -323,3 +323,20 @@ def test_an_expired_registration_page_keeps_what_was_typed_and_saves_nothing(ano
     html = response.get_data(as_text=True)
     assert "页面已过期，请重新提交" in html and form_data(html)["name"] == "刘洋"
     assert count(db_session, User) == users
+
+
+@pytest.mark.parametrize("hostile", ["a\x00b", "9" * 30, "abc", "unit:abc", "region:" + "9" * 25])
+def test_hostile_values_in_every_unit_registration_field_are_refused_at_the_field(anon, db_session, hostile):
+    """Selects and text fields alike: refused in Chinese, nothing saved, never a 500 (PostgreSQL
+    refuses NUL in text, so it must not reach a query)."""
+    fields = [k for k in unit_data(db_session) if k not in ("password", "confirm")]
+    units, users = count(db_session, Unit), count(db_session, User)
+    for field in fields:
+        response = unit_signup(anon, db_session, **{field: hostile})
+        assert response.status_code in (200, 429), (field, response.status_code)
+    # a harmless text (an answer, a name) may register the unit once; NUL never gets anything saved
+    added = (count(db_session, Unit) - units, count(db_session, User) - users)
+    assert added in ((0, 0), (1, 1)) and (added == (0, 0) or "\x00" not in hostile), added
+    for field in ("username", "name", "mobile", "id_no", "email", "unit_name", "unit_id"):
+        response = user_signup(anon, **{field: hostile})
+        assert response.status_code in (200, 429), (field, response.status_code)
