@@ -85,7 +85,7 @@ def _changes(obj: Any) -> tuple[dict, dict]:
         if hist.has_changes():
             old = hist.deleted[0] if hist.deleted else None
             new = hist.added[0] if hist.added else None
-            if old != new:
+            if old != new and jsonable(old) != jsonable(new):  # a form posts an enum as its code: no change
                 before[attr.key] = _value(attr.key, old, obj.__tablename__)
                 after[attr.key] = _value(attr.key, new, obj.__tablename__)
     return before, after

@@ -85,3 +85,19 @@ def test_login_log_shows_logins_and_operation_log_the_rest(client_as, db_session
     assert "修改" in operations and "登录成功" not in operations
     filtered = client.get("/admin/login_log/", query_string={"search": "unit_cqu"}).get_data(as_text=True)
     assert "列表 (1)" in filtered
+
+
+def test_saving_a_user_unchanged_writes_no_role_change(client_as, db_session):
+    """The form posts the role as its code; the same role is no change in the 操作日志."""
+    from models import AuditLog, User
+    from tests.form_helpers import form_data
+
+    zhang = db_session.scalar(select(User).where(User.username == "applicant_zhang"))
+    client = client_as("sysadmin")
+    data = form_data(client.get(f"/admin/user/edit/?id={zhang.id}").get_data(as_text=True))
+    data["name"] = "张伟（已核对）"
+    client.post(f"/admin/user/edit/?id={zhang.id}", data=data)
+    db_session.expire_all()
+    row = db_session.scalars(select(AuditLog).where(AuditLog.table_name == "app_user", AuditLog.row_id == str(zhang.id),
+                                                   AuditLog.action == "update").order_by(AuditLog.id.desc())).first()
+    assert row.after.get("name") == "张伟（已核对）" and "role" not in row.after, row.after
