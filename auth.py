@@ -27,7 +27,7 @@ from rules.validators import has_control_chars
 bp = Blueprint("auth", __name__)
 
 GENERIC_ERROR = "用户名或密码错误"
-TOKEN, VERSION = "_sid", "_sv"  # in the Flask session: the login_session token, the user's version
+TOKEN, VERSION = sessions.COOKIE_TOKEN, sessions.COOKIE_VERSION
 
 
 def printable(form, field) -> None:

@@ -7,10 +7,10 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import and_
 
-from auth import TOKEN
 from extensions import db
 from models import LoginSession
 from rules import audit, sessions
+from rules.sessions import COOKIE_TOKEN as TOKEN
 from rules.throttle import account_key, ip_key, user_key
 
 from .base import Outcome, ScopedModelView

@@ -36,6 +36,7 @@ END_REASONS = {
 IDLE = timedelta(hours=8)  # an untouched session ends (PERMANENT_SESSION_LIFETIME)
 TOUCH_EVERY = timedelta(minutes=1)
 _PENDING = "sessions_to_end"
+COOKIE_TOKEN, COOKIE_VERSION = "_sid", "_sv"  # in the Flask session: the login_session token, the user's version
 
 
 def token_hash(token: str) -> str:
