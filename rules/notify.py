@@ -8,6 +8,8 @@ then writes 已发送/发送失败 in a short transaction of its own; a delivere
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import importlib
 import logging
 import smtplib
@@ -40,15 +42,16 @@ class DeliveryError(Exception):
     """A delivery that did not happen, with the reason in Chinese (kept in Message.error)."""
 
 
-class SmsGateway:
+class SmsGateway(ABC):
     """The interface of an SMS provider: `SMS_GATEWAY="package.module:Class"` names a subclass.
     It is built with the application's configuration and raises DeliveryError when it fails."""
 
     def __init__(self, config: Optional[Mapping[str, Any]] = None) -> None:
         self.config = dict(config or {})
 
+    @abstractmethod
     def send(self, mobile: str, text: str) -> None:
-        raise NotImplementedError
+        """Deliver `text` to `mobile`, or raise DeliveryError (a subclass without it cannot be built)."""
 
 
 @dataclass(frozen=True)
