@@ -23,6 +23,7 @@ from wtforms.fields.core import UnboundField
 from wtforms.validators import Length, StopValidation, ValidationError
 
 from rules import constraints
+from rules.params import like_literal
 from rules.validators import (
     bank_account_error, bank_code_error, email_error, has_control_chars, mobile_error, phone_error, postcode_error, uscc_error,
 )
@@ -192,18 +193,14 @@ def _posted_or_kept(form, obj, table, column):
     return None
 
 
-def _literal(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def like_pattern(term: str) -> str:
     """Flask-Admin's search term as a LIKE pattern (ESCAPE '\\') with `\\`, `%` and `_` matched as
     typed; `^词` still means 以…开头 and `=词` 等于."""
     if term.startswith("^"):
-        return f"{_literal(term[1:])}%"
+        return f"{like_literal(term[1:])}%"
     if term.startswith("="):
-        return _literal(term[1:])
-    return f"%{_literal(term)}%"
+        return like_literal(term[1:])
+    return f"%{like_literal(term)}%"
 
 
 class ModelChecks:

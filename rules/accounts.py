@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from models import Person, Role, SecondaryUnit, Unit, User
+from rules.params import like_literal
 from rules.passwords import hash_password, policy_errors, temporary_password
 from rules.refusal import Refused
 from rules.validators import id_card_error, mobile_error
@@ -264,8 +265,8 @@ def unit_choices(session: Session, query: str, limit: int = 20) -> list[Unit]:
     query = (query or "").strip()
     if len(query) < 2:
         return []
-    literal = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return list(session.scalars(select(Unit).where(Unit.status == UnitStatus.approved, Unit.name.like(f"%{literal}%", escape="\\"))
+    pattern = f"%{like_literal(query)}%"
+    return list(session.scalars(select(Unit).where(Unit.status == UnitStatus.approved, Unit.name.like(pattern, escape="\\"))
                                 .order_by(Unit.name).limit(limit)))
 
 

@@ -33,3 +33,8 @@ def clean_text(raw, limit: int = MAX_ARG_LENGTH) -> Optional[str]:
     if len(text) > limit or has_control_chars(text):
         return None
     return text
+
+
+def like_literal(text: str) -> str:
+    """`text` inside a LIKE pattern (ESCAPE '\\') matching `\\`, `%` and `_` as typed."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
