@@ -7,27 +7,17 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from models import AccountStatus, DictItem, Person, ReviewStatus, Role, UnitRegistration, User
 from rules import audit
 from rules.notify import notify
 from rules.people import ID_CARD, birth_from
-from rules.scope import Principal
+from rules.scope import account_reviewer
 from rules.transitions import Context, Effect, Machine, Reason, Transition, review_log, reviewer
 
 A = AccountStatus
-
-
-def account_reviewer(p: Principal) -> ColumnElement[bool]:
-    """The 填报用户 accounts this user authorises: a unit admin those of their own unit (not
-    themselves); the system administrator any."""
-    if p.role == Role.unit_admin and p.unit_id is not None:
-        return and_(User.unit_id == p.unit_id, User.role == Role.applicant, User.id != p.user_id)
-    if p.role == Role.sysadmin:
-        return User.role == Role.applicant
-    return false()
 
 
 def person_match(session: Session, user: User) -> Optional[Person]:

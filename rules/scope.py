@@ -361,6 +361,16 @@ def registration_reviewer(p: Principal) -> ColumnElement[bool]:
     return false()
 
 
+def account_reviewer(p: Principal) -> ColumnElement[bool]:
+    """The 填报用户 accounts this user authorises (seed 004): a unit admin those of their own unit
+    (not themselves); the system administrator any."""
+    if p.role == Role.unit_admin and p.unit_id is not None:
+        return and_(User.unit_id == p.unit_id, User.role == Role.applicant, User.id != p.user_id)
+    if p.role == Role.sysadmin:
+        return User.role == Role.applicant
+    return false()
+
+
 def unit_change_reviewer(p: Principal) -> ColumnElement[bool]:
     """The 单位信息变更 this authority decides: routed to it as competent department or as district
     (a change routed to neither — e.g. to a 市级 unit — is the city bureau's)."""
