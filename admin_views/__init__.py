@@ -12,6 +12,7 @@ from flask_admin.theme import Bootstrap4Theme
 from extensions import db
 
 from .home import HomeView
+from .ui import init_ui
 
 
 def areas() -> list:
@@ -28,6 +29,7 @@ def init_admin(app) -> Admin:
         index_view=HomeView(name="首页", url="/admin", endpoint="admin"),
         translations_path=app.config.get("ADMIN_TRANSLATIONS"),
     )
+    init_ui(app)
     for area in areas():
         area.register(admin, db.session)
     return admin

@@ -91,7 +91,10 @@ class AdminForm(FlaskForm):
 
 
 def _enum_label(view, value, name=None):
-    return getattr(value, "label", value.name)
+    """A workflow state as its coloured badge, any other enum as its label (never the code)."""
+    from .ui import status_badge
+
+    return status_badge(value) if getattr(value, "label", None) is not None else value.name
 
 
 def scoped_options(model: type, label: Callable[[Any], str] = str, where=None) -> Callable[[], list]:
@@ -284,6 +287,8 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
     column_display_pk = False
     create_label = "新增"  # the manuals' wording for the create tab
     details_template = "admin/scoped_details.html"
+    create_template = "admin/scoped_create.html"
+    edit_template = "admin/scoped_edit.html"
     neighbor_scan_limit = 200_000
     model_form_converter = LabeledConverter
     column_type_formatters = {

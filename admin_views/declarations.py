@@ -27,6 +27,7 @@ from rules.validators import file_content_error, has_control_chars
 
 from .base import ScopedModelView, principal, table_row_estimate
 from .validation import in_range, non_negative, not_before
+from .ui import status_badge
 
 YEARS = in_range(1900, 2100, "年度应在 1900 年至 2100 年之间")
 
@@ -41,7 +42,7 @@ VERBS = {"submit": "提交", "withdraw": "撤回", "approve": "审核通过", "r
 
 
 def _status(view, context, model, name):
-    return workflow.status_label(model.status, model.call)
+    return status_badge(model.status, workflow.status_label(model.status, model.call))
 
 
 def _minute(view, context, model, name):

@@ -190,3 +190,61 @@ def _audit_actor(a: AuditLog) -> str:
 @reads(AuditLog, "table_name")
 def _audit_table(a: AuditLog) -> str:
     return TABLE_LABELS.get(a.table_name or "", a.table_name or "")
+
+
+# -- people, not logins: every actor reads 姓名（单位/二级单位） ------------------------------------
+def actor_label(user: Optional[User]) -> str:
+    """姓名（单位/二级单位） of a user; a district's reviewer reads 姓名（区县）, the bureau's
+    姓名（市科技局）; a user with none of these reads as the name alone."""
+    if user is None:
+        return ""
+    if user.unit is not None:
+        where = user.unit.name + (f"/{user.secondary_unit.name}" if user.secondary_unit is not None else "")
+    elif user.region is not None:
+        where = user.region.name
+    elif user.role is Role.bureau:
+        where = "市科技局"
+    else:
+        where = ""
+    name = user.name or user.username
+    return f"{name}（{where}）" if where else name
+
+
+def actor_labels(session, user_ids) -> dict[int, str]:
+    """`actor_label` of many users in one query: user id → 姓名（单位/二级单位）."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
+    users = session.scalars(
+        select(User).where(User.id.in_(wanted)).options(
+            selectinload(User.unit), selectinload(User.secondary_unit), selectinload(User.region))
+    ).all()
+    return {u.id: actor_label(u) for u in users}
+
+
+# -- states as coloured badges: one kind per state, declared here ------------------------------
+# kind → what the badge means to a user: 草稿 grey, 审核中 blue, 退回 orange, 通过 green, 不通过 red
+STATE_KINDS: dict[str, dict[str, str]] = {
+    "Status": {"draft": "draft", "dept_review": "review", "unit_review": "review", "authority_review": "review",
+               "bureau_review": "review", "returned": "returned", "approved": "approved", "rejected": "rejected"},
+    "ProgressStatus": {"draft": "draft", "submitted": "review", "approved": "approved", "returned": "returned"},
+    "AccountStatus": {"pending": "review", "active": "approved", "refused": "rejected"},
+    "EnterpriseStatus": {"pending": "review", "approved": "approved", "rejected": "rejected"},
+    "StorageStatus": {"out": "draft", "stored": "approved"},
+    "ReportStatus": {"draft": "draft", "district_review": "review", "district_rejected": "returned",
+                     "city_review": "review", "city_rejected": "returned", "approved": "approved"},
+    "ExportStatus": {"queued": "draft", "running": "review", "done": "approved", "failed": "rejected", "expired": "draft"},
+    "MessageStatus": {"kept": "draft", "sent": "approved", "failed": "rejected"},
+    "UnitStatus": {"pending": "review", "approved": "approved", "rejected": "rejected"},
+    "ReviewStatus": {"pending": "review", "approved": "approved", "rejected": "rejected"},
+    "ChangeStatus": {"pending": "review", "approved": "approved", "rejected": "rejected", "withdrawn": "draft"},
+}
+
+
+def state_kind(value) -> Optional[str]:
+    """draft / review / returned / approved / rejected for a workflow state, None for any other enum."""
+    kinds = STATE_KINDS.get(type(value).__name__)
+    return kinds.get(getattr(value, "value", None)) if kinds else None
