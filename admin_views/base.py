@@ -39,6 +39,7 @@ from rules.constraints import CONTROL_CHARS
 from rules.validators import has_control_chars
 
 from .checks import ModelChecks, like_pattern
+from .listing import ListUI
 from rules.params import BIGINT_MAX, clean_text, parse_int
 
 
@@ -266,7 +267,7 @@ def _guard_filter(flt) -> None:
     flt._guarded = True
 
 
-class ScopedModelView(RoleGate, ModelChecks, ModelView):
+class ScopedModelView(RoleGate, ModelChecks, ListUI, ModelView):
     """Base of every model view: role gate, data scope, Chinese labels and our own export.
 
     Who may open, create, edit, delete and act comes from rules/permissions.py by endpoint; the
@@ -337,7 +338,13 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
     def transitions_for(self, row) -> list:
         """The transitions the user may take on `row` now: the details page's buttons."""
         m = self.machine
-        return [t for t in m.actions() if self.may(t.action, row)] if m is not None else []
+        if m is None:
+            return []
+        memo = g.setdefault("transitions_for", {})  # the list asks per row for 操作 and the toolbar
+        key = (self.endpoint, id(row), getattr(row, m.column, None))
+        if key not in memo:
+            memo[key] = (row, [t for t in m.actions() if self.may(t.action, row)])
+        return memo[key][1]
 
     def review_log(self, row) -> Optional[list]:
         """审批意见 of a record whose machine keeps them in review_log (None: the page shows its own)."""
@@ -706,13 +713,6 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
             _guard_filter(flt)
         return filters
 
-    def _get_list_filter_args(self):
-        """Read once per request: Flask-Admin reads them twice, and would say twice that one is invalid."""
-        cache = g.setdefault("list_filter_args", {})
-        if self.endpoint not in cache:
-            cache[self.endpoint] = super()._get_list_filter_args()
-        return cache[self.endpoint]
-
     def get_invalid_value_msg(self, value, filter):
         return f"筛选条件“{filter.name}”的值无效，已忽略"
 
@@ -791,14 +791,14 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
                 request.__dict__.pop("args", None)
             else:
                 request.__dict__["args"] = saved
-        current = self.get_pk_value(obj)
+        current = str(self.get_pk_value(obj))  # Flask-Admin's pk value is text; the query's is the column's type
         previous = None
         ids = query.with_entities(self._pk_column()).limit(self.neighbor_scan_limit)
         found = False
         for (pk,) in ids.yield_per(5000):
             if found:
                 return previous, pk
-            if pk == current:
+            if str(pk) == current:
                 found = True
                 continue
             previous = pk
@@ -807,7 +807,6 @@ class ScopedModelView(RoleGate, ModelChecks, ModelView):
     # -- export: our own streaming writer (see admin_views/export.py) ----------------------
     # The list template adds 导出Excel and the 选择导出字段 dialog; `column_formatters_export`
     # (name → fn(view, context, model, name)) gives a column its own typed export value.
-    list_template = "admin/scoped_list.html"
 
     def export_column_choices(self) -> list[tuple[str, str, bool]]:
         """(name, label, checked) offered by the 选择导出字段 dialog."""

@@ -53,5 +53,15 @@ def sidebar(menu, view) -> list[dict]:
     return [{"name": None, "children": loose, "active": True}, *ordered] if loose else ordered
 
 
+# The last crumb of a page that is not the view's own list (the endpoint's suffix → its name).
+PAGE_NAMES = {"details_view": "详情", "create_view": "新增", "edit_view": "修改", "ranking_view": "推荐排序",
+              "preview_view": "预览", "move_view": "调整项目批次", "action_view": "确认操作"}
+
+
+def breadcrumb_page(endpoint: Optional[str]) -> Optional[str]:
+    return PAGE_NAMES.get((endpoint or "").rsplit(".", 1)[-1])
+
+
 def init_ui(app) -> None:
-    app.jinja_env.globals.update(status_badge=status_badge, sidebar_groups=sidebar, menu_groups=MENU_GROUPS)
+    app.jinja_env.globals.update(status_badge=status_badge, sidebar_groups=sidebar, menu_groups=MENU_GROUPS,
+                                 breadcrumb_page=breadcrumb_page)

@@ -115,6 +115,9 @@ class Transition:
     confirm: Optional[str] = None  # the question of the confirmation page when no reason is asked
     bulk: bool = True  # offered as a list action; False: taken through a form (个人信息 保存)
     verb: str = ""  # as the summary says it: 已{verb} n 条 (default: the label)
+    bulk_label: str = ""  # the list toolbar's button when it differs from the label (批量提交)
+    # the button's words for this user and row when they name the next stage (提交至科技局)
+    label_for: Optional[Callable[[Any, Any], str]] = None
 
     @property
     def done_verb(self) -> str:

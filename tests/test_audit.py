@@ -84,7 +84,7 @@ def test_login_log_shows_logins_and_operation_log_the_rest(client_as, db_session
     assert "登录成功" in logins and "修改" not in re.sub(r"<(script|style).*?</\1>", "", logins, flags=re.S).split("登录日志")[-1]
     assert "修改" in operations and "登录成功" not in operations
     filtered = client.get("/admin/login_log/", query_string={"search": "unit_cqu"}).get_data(as_text=True)
-    assert "列表 (1)" in filtered
+    assert "共 1 条" in filtered
 
 
 def test_saving_a_user_unchanged_writes_no_role_change(client_as, db_session):

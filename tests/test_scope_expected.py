@@ -6,7 +6,7 @@ data, and for every demo account × model we compare to it:
 
 - (a) the rows `rules.scope.predicate(Principal.of(user), Model)` selects in the demo database;
 - (b) the rows the admin list page /admin/<endpoint>/ shows to that account (all pages), and its
-  count "列表 (N)";
+  count "共 N 条";
 - (c) a few rows outside the expected scope answer 404 on /admin/<endpoint>/details/?id=N.
 
 The tests only read, so the demo snapshot is restored and each account logged in once per module
@@ -280,7 +280,7 @@ def listed(client, endpoint):
         assert response.status_code == 200, f"/admin/{endpoint}/ answered {response.status_code}"
         html = response.get_data(as_text=True)
         if count is None:
-            m = re.search(r"列表 \((\d+)\)", html)
+            m = re.search(r"共 (\d+) 条", html)
             count = int(m.group(1)) if m else None
         found = [int(i) for i in re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', html)]
         ids += found
@@ -301,7 +301,7 @@ def test_list_page_shows_the_expected_rows(demo, account, model_name):
     ids, count = listed(client, endpoint)
     got = demo.world.keys(model_name, ids)
     assert got == want, f"/admin/{endpoint}/ as {account}: {_diff(got, want)}"
-    assert count == sum(want.values()) or (count is None and not want), f"the list says 列表 ({count}), expected {sum(want.values())}"
+    assert count == sum(want.values()) or (count is None and not want), f"the list says 共 {count} 条, expected {sum(want.values())}"
 
 
 # -- (c) details of rows outside the scope: 404 -----------------------------------------------
