@@ -32,7 +32,7 @@ from .ui import status_badge
 YEARS = in_range(1900, 2100, "年度应在 1900 年至 2100 年之间")
 
 MENU_ORDER = 30
-CATEGORY = "项目申报"
+CATEGORY = "项目管理"
 APPLICANT = frozenset({Role.applicant})
 RANKERS = frozenset({Role.unit_admin, Role.authority})
 UPLOAD_TYPES = {"pdf", "doc", "docx", "jpg", "jpeg", "png"}
@@ -89,6 +89,8 @@ class CallTypeFilter(EnumFilter):
 class DeclarationView(ScopedModelView):
     """申报书: rights from rules/permissions.py, transitions (提交, 撤回, 审核通过, 退回, 不予立项)
     from rules/workflow.py's DECLARATION table."""
+
+    review_button_label = "批量提交"  # seed 000 §3: reviewers tick rows, 批量提交, then 提交至科技局 or 退回
 
     column_list = ("number", "year", "call", "unit", "name", "leader", "tech_level", "industry_category", "status", "unit_rank", "submitted_at")
     column_default_sort = ("id", True)

@@ -117,6 +117,15 @@ class ListUI:
         value = values[0] if values else ""
         return value or None
 
+    def _apply_sorting(self, query, joins, sort_column, sort_desc):
+        """A chosen sort ends with the key, so that rows with the same value keep one order: the
+        pages do not repeat or skip rows, and 上一条/下一条 follow the list exactly."""
+        query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
+        if sort_column is not None:
+            key = sa_inspect(self.model).primary_key[0]
+            query = query.order_by(key.desc() if sort_desc else key)
+        return query, joins
+
     # -- the 查询 form --------------------------------------------------------------------
     def query_fields(self) -> list[QueryField]:
         """The 查询 form: the search box (when the view searches), then one field per declared filter."""

@@ -114,6 +114,21 @@ def next_state(d: Declaration) -> Status:
     return LEVEL_STATE[later[0]] if later else S.approved
 
 
+def approve_label(p, d: Optional[Declaration]) -> str:
+    """审核通过 as seed 000 words it, by where the row goes next: 项目申报审核（单位） from the
+    department, 提交至科技局 towards the bureau, 提交至区县 (the call's name of the authority level)."""
+    if d is None or d.status not in STATE_LEVEL:
+        return "审核通过"
+    following = next_state(d)
+    if following == S.unit_review:
+        return "项目申报审核（单位）"
+    if following == S.bureau_review:
+        return "提交至科技局"
+    if following == S.authority_review:
+        return "提交至" + (status_label(following, d.call).removesuffix("审核") or "主管部门")
+    return "审核通过"
+
+
 # -- effects ---------------------------------------------------------------------------------
 def _draw_number(c: Context) -> None:
     """项目编号 on first submission; another submitter may take the same number first: draw again."""
@@ -181,10 +196,11 @@ def _record(c: Context):
 DECLARATION = Machine("declaration", Declaration, "status", (
     #          action      label       from                          who        → to                          guards                               effects              reason
     Transition("submit",   "提交",     EDITABLE,                     APPLICANT, lambda c: first_state(c.row), (call_open, complete, within_quota), (SUBMITTED, NUMBER), Reason("提交说明"),
-               confirm="确定提交选中的申报书吗？提交后不能修改。"),
+               confirm="确定提交选中的申报书吗？提交后不能修改。", bulk_label="批量提交"),
     Transition("withdraw", "撤回",     REVIEWING,                    APPLICANT, S.draft,                      (first_reviewer_not_acted,),         (),                  None,
                confirm="确定撤回选中的申报书吗？"),
-    Transition("approve",  "审核通过", REVIEWING,                    AT_LEVEL,  lambda c: next_state(c.row),  (),                                  (),                  Reason("推荐意见")),
+    Transition("approve",  "审核通过", REVIEWING,                    AT_LEVEL,  lambda c: next_state(c.row),  (),                                  (),                  Reason("推荐意见"),
+               label_for=approve_label),
     Transition("return",   "退回",     REVIEWING,                    AT_LEVEL,  S.returned,                   (),                                  (RETURNED,),         Reason("退回原因", True)),
     Transition("reject",   "不予立项", frozenset({S.bureau_review}), AT_LEVEL,  S.rejected,                   (),                                  (),                  Reason("不予立项原因", True),
                verb="设为不予立项"),
