@@ -38,7 +38,30 @@ FORM_ENDPOINTS += ("recovery.forgot", "recovery.verify", "recovery.questions", "
 
 def error_page(code: int):
     title, message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
-    return render_template("error.html", code=code, title=title, message=message, back=_same_site(request.referrer)), code
+    context = {"code": code, "title": title, "message": message, "back": _same_site(request.referrer)}
+    inside = _in_back_office(context)
+    return (inside if inside is not None else render_template("error.html", **context)), code
+
+
+def _in_back_office(context: dict):
+    """A signed-in user's error page inside the back office's frame (sidebar, breadcrumbs, user
+    menu), so the way on is where it always is; None when the frame itself cannot be drawn (no
+    user, an account waiting for 授权, or the failure is in what the frame needs)."""
+    from flask_login import current_user
+
+    from models import AccountStatus
+
+    try:
+        admins = current_app.extensions.get("admin") or []
+        if not admins or not current_user.is_authenticated or current_user.status is not AccountStatus.active:
+            return None
+        return admins[0].index_view.render("admin/error.html", **context)
+    except Exception:  # the plain page never fails
+        from extensions import db
+
+        db.session.rollback()
+        log.warning("错误页面无法套用后台框架，改用简单页面", exc_info=True)
+        return None
 
 
 def _same_site(url: str | None) -> str | None:

@@ -98,6 +98,8 @@ class ReviewDetailsMixin:
 class EnterpriseView(ReviewDetailsMixin, ScopedModelView):
     """企业信息查询列表 (§2.2): 审核状态, 入库状态, search, export; 审核 from the details page."""
 
+    handle_label = "审核"  # the 操作 link where the user may decide now
+
     review_target = "enterprise"
     details_template = "admin/enterprises/enterprise_details.html"
 

@@ -63,6 +63,8 @@ class PersonView(ScopedModelView):
     """People come with their accounts (registration, 授权, 二级单位); others' records are edited by
     the system administrator only (rules/permissions.py), everyone edits their own (`refusal`)."""
 
+    handle_label = "审核"  # the 操作 link where the user may decide now
+
     details_template = "admin/person_details.html"
     column_list = ("name", "gender", "id_no", "mobile", "education", "title", "unit", "secondary_unit", "submitted_at", "review_status", "review_level")
     column_labels = {"mobile": "手机号码", "unit": "工作单位", "submitted_at": "最近更新时间", "review_level": "审核单位"}

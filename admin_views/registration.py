@@ -55,6 +55,7 @@ def _unit_field(name):
 
 
 class RegistrationView(ScopedModelView):
+    handle_label = "审核"  # the 操作 link where the user may decide now
     column_list = ("unit", "unit.uscc", "unit.nature", "route", "reviewer_unit", "reviewer_region", "registrant", "submitted_at", "status", "reason")
     column_labels = {"unit": "单位名称", "unit.uscc": "统一社会信用代码", "unit.nature": "单位性质"}
     column_searchable_list = ("unit.name", "unit.uscc")

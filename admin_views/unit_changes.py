@@ -15,6 +15,7 @@ MENU_ORDER = 16
 
 
 class UnitChangeView(ScopedModelView):
+    handle_label = "审核"  # the 操作 link where the user may decide now
     can_export = True
     details_template = "admin/unit_change_details.html"
     column_list = ("unit", "changes", "reviewer", "requested_by", "submitted_at", "status", "reason")

@@ -347,8 +347,8 @@ def test_todo_counts_match_the_lists_they_link_to(client_as, db_session):
         assert cards, username
         for url, label, count in cards:
             listed = page(client, url.replace("&amp;", "&"))
-            shown = re.search(r"列表 \((\d+)\)", listed)  # Flask-Admin shows no count for an empty list
-            assert (int(shown.group(1)) if shown else 0) == int(count), (username, label, url)
+            shown = re.search(r"共 (\d+) 条", listed)
+            assert shown and int(shown.group(1)) == int(count), (username, label, url)
 
 
 # -- 审批意见 of people and registrations: the review record is shown on the details page ------------
