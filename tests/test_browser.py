@@ -79,16 +79,16 @@ def test_reviewer_returns_a_declaration_from_its_details_page(live_server, page,
     _login(page, live_server, "unit_cqu", f"/admin/declaration/details/?id={d.id}")
     page.wait_for_url(f"{live_server}/admin/declaration/details/*")
     buttons = page.locator("button[data-action]").all_inner_texts()
-    assert buttons == ["审核通过", "退回"]
+    assert buttons == ["提交至主管部门", "退回"]  # the 科研项目 call goes 单位审核 → 主管部门审核 next
     _shot(page, tmp_path, "transition-details-unit_cqu.png")
-    page.click("button[data-action=return]")
-    page.wait_for_selector("textarea[name=reason]")
-    assert "退回原因" in page.content()
-    page.click("button:has-text(\"确认退回\")")
-    assert "请填写退回原因" in page.content()  # an empty reason is refused, the page stays
-    page.fill("textarea[name=reason]", "经费预算不合理")
+    page.click("button[data-action=return]")  # the review dialog, on the page
+    page.wait_for_selector("#review-dialog.show textarea[name=reason]")
+    assert page.locator("#review-opinion-label").inner_text().startswith("退回原因")
+    page.click("#review-confirm")
+    assert page.locator("#review-dialog .review-error").inner_text() == "请填写退回原因"  # refused, the dialog stays
+    page.fill("#review-dialog textarea[name=reason]", "经费预算不合理")
     _shot(page, tmp_path, "transition-reason-unit_cqu.png")
-    page.click("button:has-text(\"确认退回\")")
+    page.click("#review-confirm")
     page.wait_for_load_state()
     assert "已退回 1 条" in page.content()
     _shot(page, tmp_path, "transition-done-unit_cqu.png")
