@@ -16,9 +16,10 @@ ROOT = Path(__file__).resolve().parent
 
 
 class BigIntConverter(IntegerConverter):
-    """`<int:id>` up to the largest BIGINT: a longer number is a 404, not an overflow in the database."""
+    """`<int:id>` up to the largest INTEGER (every key column is one): a larger number is a 404,
+    not an "integer out of range" from PostgreSQL."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 

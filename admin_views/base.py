@@ -26,7 +26,7 @@ from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_admin.model.template import DeleteRowAction, EditPopupRowAction, EditRowAction
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import false, not_, select
+from sqlalchemy import BigInteger, Boolean, false, not_, select
 from sqlalchemy import inspect as sa_inspect
 from wtforms.fields import FieldList, FormField
 from wtforms.validators import ValidationError
@@ -38,7 +38,7 @@ from rules import permissions, scope, transitions
 from rules.constraints import CONTROL_CHARS
 from rules.validators import has_control_chars
 
-from .checks import ModelChecks, like_pattern
+from .checks import INT_MAX, ModelChecks, like_pattern
 from .listing import ListUI
 from rules.params import BIGINT_MAX, clean_text, parse_int
 
@@ -223,13 +223,17 @@ def _guard_filter(flt) -> None:
         numeric = False
     if isinstance(flt.options, (list, tuple)) and flt.options:
         numeric = False  # a filter with fixed options (申报类型 over call_id) is checked by its options
+    boolean = isinstance(column_type, Boolean)
+    limit = BIGINT_MAX if isinstance(column_type, BigInteger) else INT_MAX  # PostgreSQL binds the column's own type
 
     def validate(value) -> bool:
         if clean_text(value) is None:
             return False
         many = "InList" in type(flt).__name__
         parts = [v.strip() for v in value.split(",")] if many else [value]
-        if numeric and any(parse_int(v) is None for v in parts):
+        if numeric and any(parse_int(v, -limit - 1, limit) is None for v in parts):
+            return False
+        if boolean and any(v not in ("0", "1") for v in parts):
             return False
         options = flt.options  # a fixed list; per-request option lists are checked by their column type
         if isinstance(options, (list, tuple)) and options and not isinstance(flt, DecidedByMe):
@@ -241,7 +245,7 @@ def _guard_filter(flt) -> None:
         except (ValueError, LookupError, TypeError, ArithmeticError):
             return False
         for item in cleaned if isinstance(cleaned, list) else [cleaned]:
-            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > BIGINT_MAX:
+            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > limit:
                 return False
         return original(value)
 
@@ -255,6 +259,8 @@ def _guard_filter(flt) -> None:
             return parse_int(cleaned) if isinstance(cleaned, str) else cleaned
 
         flt.clean = clean
+    if boolean:  # 用户状态 1/0 against a BOOLEAN column: PostgreSQL does not compare it with text
+        flt.clean = lambda value: [v.strip() == "1" for v in value.split(",")] if "InList" in type(flt).__name__ else value == "1"
     if isinstance(flt, (FilterLike, FilterNotLike)):  # 包含/不包含: % and _ as typed, as in the search box
         negate = isinstance(flt, FilterNotLike)
 
@@ -510,9 +516,10 @@ class ScopedModelView(RoleGate, ModelChecks, ListUI, ModelView):
         return sa_inspect(self.model).primary_key[0]
 
     def _coerce_pk(self, value):
-        python_type = self._pk_column().type.python_type
-        if python_type is int:
-            return parse_int(value, lo=1)
+        column = self._pk_column()
+        python_type = column.type.python_type
+        if python_type is int:  # within the column's own type: PostgreSQL refuses to compare past it
+            return parse_int(value, lo=1, hi=BIGINT_MAX if isinstance(column.type, BigInteger) else INT_MAX)
         try:
             return python_type(value) if clean_text(value) is not None else None
         except (TypeError, ValueError):

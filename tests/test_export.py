@@ -310,7 +310,7 @@ def test_dialog_picks_orders_columns_and_exports_the_ticked_rows(live_server, pa
 def test_export_selected_action_on_every_list(client_as, db_session):
     client = client_as("unit_cqu")
     page = client.get("/admin/person/").get_data(as_text=True)
-    assert "导出Excel（选中记录）" in page and 'class="action-checkbox"' in page
+    assert "仅导出列表中勾选的记录" in page and 'class="action-checkbox"' in page  # the 导出Excel dialog
     cqu, swu = unit_id(db_session, "重庆大学"), unit_id(db_session, "西南大学")
     mine = db_session.scalars(select(Person.id).where(Person.unit_id == cqu).order_by(Person.id).limit(3)).all()
     _, rows = rows_of(sheet(client.action("person", "export_selected", mine)))

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 from flask_admin.contrib.sqla import ModelView
-from sqlalchemy import func, select
+from sqlalchemy import Boolean, func, select
 
 from models import Declaration, Person, Status, Unit
 from tests.conftest import DEMO_ACCOUNTS
@@ -99,11 +99,15 @@ def test_a_query_by_each_choice_shows_only_rows_having_it(app, client_as, db_ses
             shown = _html(client.get(f"/admin/{view.endpoint}/", query_string={name: value, "page_size": 100}))
             ids = _row_ids(shown)
             pk = view.model.__table__.primary_key.columns.values()[0]
-            python_type = column.type.python_type if not hasattr(column.type, "enum_class") or column.type.enum_class is None else str
             try:
-                typed = {"1": True, "0": False}.get(value, value) if python_type is bool else (int(value) if python_type is int else value)
-                if hasattr(column.type, "enum_class") and column.type.enum_class is not None:
+                if isinstance(column.type, Boolean):
+                    typed = value == "1"
+                elif getattr(column.type, "enum_class", None) is not None:
                     typed = column.type.enum_class(value)
+                elif column.type.python_type is int:
+                    typed = int(value)
+                else:
+                    typed = value
             except ValueError:
                 continue  # 申报类型 of a declaration: through its call, not a value of this column
             if ids:
@@ -261,3 +265,38 @@ def test_the_footer_counts_and_offers_every_page(client_as, db_session):
     assert _total(page) == people
     assert re.search(r'data-pages="(\d+)"', page).group(1) == str(ceil(people / 10))
     assert all(f"{n} 条/页" in page for n in (10, 20, 50, 100))
+
+
+@pytest.mark.parametrize("huge", [str(2**31), str(2**31 + 7), str(2**63 - 1)])
+def test_ids_past_the_key_columns_are_404_not_an_overflow(app, client_as, huge):
+    """Every key is an INTEGER: PostgreSQL refuses to compare one with a larger number (a 500 before)."""
+    client = client_as("bureau")
+    for view in _list_views(app):
+        if client.get(f"/admin/{view.endpoint}/").status_code != 200:
+            continue
+        answer = client.get(f"/admin/{view.endpoint}/details/", query_string={"id": huge}).status_code
+        assert answer == 404 or (answer == 302 and not view.can_view_details), (view.endpoint, answer)
+        listed = client.get(f"/admin/{view.endpoint}/details/", query_string={"id": "1", "url": f"/admin/{view.endpoint}/?flt0_0={huge}"})
+        assert listed.status_code in (200, 404) or (listed.status_code == 302 and not view.can_view_details), view.endpoint
+    assert client.get(f"/admin/declaration/attachment/{huge}/").status_code == 404
+    assert client.get(f"/admin/declaration/preview/{huge}/").status_code == 404
+    assert client.action("declaration", "approve", [huge], reason="同意").status_code in (302, 404)
+
+
+@pytest.mark.parametrize("value", ["1", "0"])
+def test_a_yes_no_choice_filters_a_boolean_column(client_as, db_session, value):
+    """用户管理 → 用户状态 已启用/已禁用 (a 500 on PostgreSQL before: boolean = varchar)."""
+    from models import User
+
+    client = client_as("sysadmin")
+    name = _field_names(_html(client.get("/admin/user/")))["用户状态"]
+    expected = db_session.scalar(select(func.count()).select_from(User).where(User.active.is_(value == "1")))
+    assert _total(_html(client.get("/admin/user/", query_string={name: value}))) == expected
+
+
+@pytest.mark.parametrize("huge", [str(2**31), str(-(2**31) - 1), str(2**40)])
+def test_a_number_past_the_column_is_refused_with_a_notice(client_as, huge):
+    client = client_as("bureau")
+    name = _field_names(_html(client.get("/admin/declaration/")))["项目年度"]
+    shown = _html(client.get("/admin/declaration/", query_string={name: huge}))
+    assert "筛选条件“项目年度”的值无效，已忽略" in shown
