@@ -23,7 +23,7 @@ from models import (
     StorageStatus,
 )
 from rules import enterprise_review as review
-from rules import permissions, scope
+from rules import display, permissions, scope
 from rules.params import parse_int
 
 from .base import ScopedModelView, current_role, principal, scoped_options
@@ -92,6 +92,10 @@ class ReviewDetailsMixin:
 
     def reviews(self, obj):
         return review.reviews_of(db.session, self.review_target, obj.id)
+
+    def reviewers(self, reviews) -> dict:
+        """审核人 as 姓名（单位/二级单位）, one query for the page."""
+        return display.actor_labels(db.session, [r.user_id for r in reviews])
 
 
 # -- 企业信息 ---------------------------------------------------------------------------------

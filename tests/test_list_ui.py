@@ -300,3 +300,20 @@ def test_a_number_past_the_column_is_refused_with_a_notice(client_as, huge):
     name = _field_names(_html(client.get("/admin/declaration/")))["项目年度"]
     shown = _html(client.get("/admin/declaration/", query_string={name: huge}))
     assert "筛选条件“项目年度”的值无效，已忽略" in shown
+
+
+def test_a_details_page_offers_the_decisions_of_its_transition_table(client_as, db_session):
+    """年报 at 市局待审核: the bureau's page has 审核通过 and 审核不通过 with the opinion dialog; the
+    enterprise's own user has neither; the nine parts are the page's tabs."""
+    from models import AnnualReport, ReportStatus
+
+    report = db_session.scalars(select(AnnualReport).where(AnnualReport.status == ReportStatus.city_review)).first()
+    page = _html(client_as("bureau").get("/admin/annual_report_review/details/", query_string={"id": report.id}))
+    assert re.findall(r'data-action="(\w+)"', page) == ["approve", "reject"]
+    assert 'id="review-dialog"' in page and 'data-reason-label="审核意见（不通过原因）"' in page
+    tabs = re.findall(r'<a class="nav-link[^"]*" data-toggle="tab" href="#[\w-]+"[^>]*>([^<（]+)', page)
+    assert tabs[0] == "基本信息" and tabs[-1] == "审批意见" and len(tabs) == 10
+    done = client_as("bureau").action("annual_report_review", "reject", [report.id], reason="数据不全")
+    assert done.status_code == 302
+    db_session.expire_all()
+    assert db_session.get(AnnualReport, report.id).status == ReportStatus.city_rejected
