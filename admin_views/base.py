@@ -363,7 +363,11 @@ class ScopedModelView(RoleGate, ModelChecks, ListUI, ModelView):
                                     scope.predicate(principal(), ReviewLog)).order_by(ReviewLog.id)
         ).all()
         states = m.status_column.type.enum_class
-        return [{"at": e.at, "username": e.username, "role": Role(e.role).label if e.role in Role._value2member_map_ else "",
+        from rules.display import actor_labels, login_shown
+
+        actors = actor_labels(self.session, [e.user_id for e in entries])  # 姓名（单位/二级单位）, one query
+        return [{"at": e.at, "username": e.username, "actor": actors.get(e.user_id) or login_shown(e.username),
+                 "role": Role(e.role).label if e.role in Role._value2member_map_ else "",
                  "action": m.by_action[e.action].label if e.action in m.by_action else e.action,
                  "change": f"{states(e.from_status).label} → {states(e.to_status).label}", "opinion": e.opinion or ""}
                 for e in entries]

@@ -8,25 +8,30 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, request, send_file
+from flask import abort, current_app, flash, jsonify, redirect, request, send_file
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
+from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import NotFound
 from wtforms.validators import ValidationError
 
 from models import (
     Attachment, AttachmentKind, BudgetItem, Call, CallType, Declaration, DictItem, InnovationMode, Level, Member, ProgressReport,
     ProgressStatus, ReviewRecord, Role, Status, Unit, UnitRevenue,
 )
-from extensions import db
-from rules import permissions, quotas, scope, workflow
+from extensions import csrf, db
+from rules import display, permissions, quotas, scope, workflow
 from rules.constraints import MESSAGES
 from rules.params import parse_int
 from rules.validators import file_content_error, has_control_chars
 
 from .base import ScopedModelView, principal, table_row_estimate
-from .validation import in_range, non_negative, not_before
+from .checks import INT_MAX
+from .validation import MonthField, chars_at_most, filled, in_range, non_negative, not_before, one_newline, required
 from .ui import status_badge
 
 YEARS = in_range(1900, 2100, "年度应在 1900 年至 2100 年之间")
@@ -48,6 +53,24 @@ def _status(view, context, model, name):
 def _minute(view, context, model, name):
     value = getattr(model, name)
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _rank_cell(view, context, model, name):
+    """推荐排序: for who may rank the row now at this column's level, a blue number that
+    static/ranking.js turns into an input; for everyone else (and in Excel) the plain number."""
+    value = display.reader(Declaration, name)(model)
+    p = principal()
+    level = workflow.RANK_LEVEL.get(p.role) if p is not None else None
+    if level is None or workflow.RANK_COLUMN[level].key != name or not view.may("rank", model):
+        return value
+    return Markup(
+        '<button type="button" class="btn btn-link btn-sm p-0 rank-edit" data-rank-id="{}" data-rank-value="{}" '
+        'title="点击修改推荐排序，输入序号后回车保存">{}</button>'
+    ).format(model.id, value, "设置" if value == "" else value)
+
+
+def _rank_answer(ok: bool, message: str, status: int = 200, **extra):
+    return jsonify(ok=ok, message=message, **extra), status
 
 
 def _dict_options(category):
@@ -92,11 +115,12 @@ class DeclarationView(ScopedModelView):
 
     review_button_label = "批量提交"  # seed 000 §3: reviewers tick rows, 批量提交, then 提交至科技局 or 退回
 
-    column_list = ("number", "year", "call", "unit", "name", "leader", "tech_level", "industry_category", "status", "unit_rank", "submitted_at")
+    column_list = ("number", "year", "call", "unit", "name", "leader", "tech_level", "industry_category", "status",
+                   "unit_rank", "authority_rank", "submitted_at")
     column_default_sort = ("id", True)
-    column_sortable_list = ("number", "year", "name", "status", "submitted_at", "unit_rank")
+    column_sortable_list = ("number", "year", "name", "status", "submitted_at", "unit_rank", "authority_rank")
     column_searchable_list = ("name", "number", "leader")
-    column_formatters = {"status": _status, "submitted_at": _minute}
+    column_formatters = {"status": _status, "submitted_at": _minute, "unit_rank": _rank_cell, "authority_rank": _rank_cell}
     column_filters = (
         EnumFilter(Declaration.status, "项目状态", Status),
         IntEqualFilter(Declaration.year, "项目年度"),
@@ -118,18 +142,31 @@ class DeclarationView(ScopedModelView):
         "new_tech_desc", "members", "budget_items",
     )
     inline_models = (
-        (Member, {"form_columns": ("id", "name", "title", "unit_name", "duty", "sort")}),
-        (BudgetItem, {"form_columns": ("id", "subject", "amount", "note"), "form_args": {"amount": {"validators": [non_negative]}}}),
+        (Member, {"form_columns": ("id", "name", "title", "unit_name", "duty", "sort"),
+                  "form_args": {"name": {"validators": [required("成员姓名")]}, "sort": {"validators": [filled("排序，没有请填 0")]}}}),
+        (BudgetItem, {"form_columns": ("id", "subject", "amount", "note"),
+                      "form_args": {"subject": {"validators": [required("预算科目")]},
+                                    "amount": {"validators": [required("金额"), non_negative]}}}),
     )
+    # 字数 (seed 003 §2: 项目简介 100字以内, 创新内容 150-200字, 新技术描述 100字以内) from the table the
+    # submission checks (workflow.LENGTHS): the maximum refused at every save, the minimum only on
+    # 提交 (a draft may be unfinished); the page counts both (static/forms.js).
     form_widget_args = {
-        "summary": {"rows": 3, "maxlength": 100},
-        "innovation": {"rows": 5, "maxlength": 200},
-        "new_tech_desc": {"rows": 3, "maxlength": 100},
+        "summary": {"rows": 3},
+        "innovation": {"rows": 5, "data-minlength": workflow.LENGTHS["innovation"][0]},
+        "new_tech_desc": {"rows": 3},
+        "end_month": {"data-not-before": "start_month"},
     }
+    # 项目起止时间 is a 年/月 (seed 003 §2 item 8): the start kept as the month's first day, the end as its last.
+    form_overrides = {"start_month": MonthField, "end_month": MonthField}
     form_args = {
-        "name": {"label": "项目名称"},
-        "end_month": {"validators": [not_before("start_month", MESSAGES["ck_declaration_period_order"][1])]},
-        **{name: {"validators": [non_negative]} for name in ("new_tech_count", "new_product_count", "new_process_count")},
+        "name": {"label": "项目名称", "validators": [required("项目名称")]},
+        **{name: {"validators": [chars_at_most(workflow.FIELD_LABELS[name], high)], "filters": [one_newline]}
+           for name, (_low, high) in workflow.LENGTHS.items()},
+        "start_month": {"description": "按年月填写，需与申报书首页起止时间一致"},
+        "end_month": {"last_day": True, "validators": [not_before("start_month", MESSAGES["ck_declaration_period_order"][1])]},
+        **{name: {"validators": [filled(Declaration.__table__.c[name].info["label"].replace("（个）", "个数") + "，没有请填 0"), non_negative]}
+           for name in ("new_tech_count", "new_product_count", "new_process_count")},
     }
     form_choices = {"innovation_mode": InnovationMode.choices()}
     # The tabs of the form (seed 003 §2): tab label → field names.
@@ -192,6 +229,8 @@ class DeclarationView(ScopedModelView):
     def row_refusal(self, action, row):
         if action == "delete" and row.number:
             return "只能删除从未提交过的申报书"
+        if action == "rank":
+            return workflow.rank_refusal(principal(), row)
         return super().row_refusal(action, row)
 
     # -- 推荐排序 (the transitions come from the table, see ScopedModelView.init_actions) ----
@@ -213,6 +252,41 @@ class DeclarationView(ScopedModelView):
         flash(message, "success" if ok else "error")
         return redirect(back)
 
+    @expose("/rank-one/", methods=("POST",))
+    @csrf.exempt  # checked below instead, so that an expired page is answered in JSON like any refusal
+    def rank_one_view(self):
+        """推荐排序 from the list's cell (static/ranking.js): fields `id`, `position`, `csrf_token` (or
+        the X-CSRFToken header) → JSON {ok, rank, message, ranks}. The same workflow.rank as the
+        ranking page: scope, deadline, 1..n without gaps or duplicates, one audit row per change."""
+        try:
+            csrf.protect()
+        except CSRFError:
+            return _rank_answer(False, "页面已过期，请刷新页面后重试", 400)
+        try:  # an id past INTEGER is no row (PostgreSQL would refuse to compare it: a 500)
+            d = self.get_one(parse_int(request.form.get("id"), lo=1, hi=INT_MAX))
+        except NotFound:
+            return _rank_answer(False, "记录不存在或不在您的数据权限范围内", 404)
+        problem = self.refusal("rank", d)
+        if problem:
+            return _rank_answer(False, problem, 403)
+        position = parse_int(request.form.get("position"))  # any integer: rank() names the range
+        if position is None:
+            return _rank_answer(False, "请输入一个正整数序号", 400)
+        p = principal()
+        try:
+            ok, message = workflow.rank(self.session, p, d.id, position)
+            if not ok:
+                self.session.rollback()
+                return _rank_answer(False, message, 400)
+            column = workflow.RANK_COLUMN[workflow.RANK_LEVEL[p.role]].key  # the others moved too: the page updates them
+            ranks = {str(row.id): getattr(row, column) for row in workflow.rankable(self.session, p, d.call)}
+            self.session.commit()
+        except SQLAlchemyError:
+            self.session.rollback()
+            current_app.logger.exception("推荐排序失败（申报书 %s）", d.id)
+            return _rank_answer(False, "系统繁忙，排序未保存，请稍后重试", 503)
+        return _rank_answer(True, message, rank=ranks.get(str(d.id)), ranks=ranks)
+
     # -- pages beside the CRUD ----------------------------------------------------------------
     def ranking_calls(self):
         """Calls whose ranking is still open, for the 推荐排序 links above the list."""
@@ -222,12 +296,12 @@ class DeclarationView(ScopedModelView):
         return self.session.query(Call).filter((Call.ranking_deadline.is_(None)) | (Call.ranking_deadline >= now)).order_by(Call.opens_at.desc()).all()
 
     def details_context(self, d):
-        p = principal()
         return {
             "transitions": self.transitions_for(d),
             "can_edit": self.may("edit", d),
             "status_text": workflow.status_label(d.status, d.call),
             "reviews": d.reviews,
+            "actors": {r.id: display.reader(ReviewRecord, "actor_name")(r) for r in d.reviews},  # as the 审批意见 list reads them
             "Status": Status,
             "level_label": lambda code: (d.call.authority_label if code == "authority" else Level(code).label) if code else "",
             "status_label": lambda s: workflow.status_label(s, d.call),
@@ -275,9 +349,8 @@ class DeclarationView(ScopedModelView):
         call = self.session.get(Call, call_id) or abort(404)
         rows = workflow.rankable(self.session, p, call)
         level = workflow.RANK_LEVEL[p.role]
-        closed = call.ranking_deadline is not None and datetime.now() > call.ranking_deadline
         return self.render("admin/declarations/ranking.html", call=call, rows=rows, column=workflow.RANK_COLUMN[level].key,
-                           closed=closed, calls=self.session.query(Call).order_by(Call.opens_at.desc()).all())
+                           closed=workflow.ranking_closed(call), calls=self.session.query(Call).order_by(Call.opens_at.desc()).all())
 
     @expose("/attachments/<int:id>/", methods=("POST",))
     def upload_view(self, id):
@@ -400,7 +473,8 @@ class ReviewRecordView(ScopedModelView):
     column_filters = (IntEqualFilter(ReviewRecord.declaration_id, "申报书编号"), FilterEqual(ReviewRecord.action, "操作"))
     column_formatters = {
         "at": _minute,
-        "role": lambda v, c, m, n: Role(m.role).label if m.role in Role._value2member_map_ else m.role,
+        "actor_name": lambda v, c, m, n: display.reader(ReviewRecord, "actor_name")(m),  # 姓名（单位/二级单位）, one query a page
+        "role": lambda v, c, m, n: display.reader(ReviewRecord, "role")(m),  # the system's own decisions: 系统
         "level": lambda v, c, m, n: Level(m.level).label if m.level else "",
         "action": lambda v, c, m, n: workflow.DECLARATION.by_action[m.action].label if m.action in workflow.DECLARATION.by_action else m.action,
     }

@@ -22,7 +22,7 @@ from sqlalchemy.orm import defer
 from export_worker import QUEUE_NAME, run_export_job
 from extensions import db
 from models import ExportJob, ExportStatus
-from rules import export_jobs, scope
+from rules import display, export_jobs, scope
 from rules.export_jobs import ExportSpec
 from rules.exporting import content_disposition
 
@@ -103,7 +103,8 @@ class DownloadCenterView(RoleGate, BaseView):
         cleanup_expired()
         jobs = db.session.scalars(self.my_jobs().order_by(ExportJob.id.desc()).limit(100)).all()
         busy = any(j.status in (ExportStatus.queued, ExportStatus.running) for j in jobs)
-        return self.render("admin/downloads.html", jobs=jobs, busy=busy, Status=ExportStatus)
+        owners = display.actor_labels(db.session, [j.owner_id for j in jobs])  # 导出人: 姓名（单位/二级单位）
+        return self.render("admin/downloads.html", jobs=jobs, busy=busy, Status=ExportStatus, owners=owners)
 
     @expose("/file/<int:job_id>/")
     def file_view(self, job_id: int):

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Channel, Message, MessageStatus
+from rules import display
 from rules.notify import KINDS
 
 from .base import ScopedModelView
@@ -35,7 +36,10 @@ class MessageView(ScopedModelView):
         FilterEqual(Message.kind, "消息类型", options=_kind_options),
         FilterEqual(Message.channel, "发送方式", options=Channel.choices()),
     )
-    column_formatters = {"kind": lambda v, c, m, n: kind_label(m.kind)}
+    column_formatters = {
+        "kind": lambda v, c, m, n: kind_label(m.kind),
+        "user": lambda v, c, m, n: display.reader(Message, "user")(m),  # 姓名（单位/二级单位）, one query a page
+    }
     column_formatters_detail = column_formatters
 
 

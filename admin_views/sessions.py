@@ -9,22 +9,13 @@ from sqlalchemy import and_
 
 from extensions import db
 from models import LoginSession
-from rules import audit, sessions
+from rules import audit, display, sessions
 from rules.sessions import COOKIE_TOKEN as TOKEN
 from rules.throttle import account_key, ip_key, user_key
 
 from .base import Outcome, ScopedModelView
 
 MENU_ORDER = 96
-
-
-def _user(attr):
-    return lambda v, c, m, n: getattr(m.user, attr, "") if m.user else ""
-
-
-def _unit(view, context, model, name):
-    user = model.user
-    return str(user.unit.name) if user and user.unit else (str(user.region.name) if user and user.region else "")
 
 
 def _browser(view, context, model, name):
@@ -52,12 +43,16 @@ class OnlineUserView(ScopedModelView):
 
     can_view_details = False
     can_export = False
-    column_list = ("username", "name", "unit", "ip", "user_agent", "started_at", "last_seen_at", "force")
-    column_labels = {"username": "用户名", "name": "姓名", "unit": "单位", "ip": "登录地址", "user_agent": "浏览器", "force": "操作"}
+    column_list = ("user", "username", "ip", "user_agent", "started_at", "last_seen_at", "force")
+    column_labels = {"user": "姓名（单位）", "username": "用户名", "ip": "登录地址", "user_agent": "浏览器", "force": "操作"}
     column_sortable_list = ("ip", "started_at", "last_seen_at")
     column_default_sort = ("last_seen_at", True)
     column_searchable_list = ("ip", "user_agent")
-    column_formatters = {"username": _user("username"), "name": _user("name"), "unit": _unit, "user_agent": _browser, "force": _force_button}
+    column_formatters = {
+        "user": lambda v, c, m, n: display.reader(LoginSession, "user")(m),  # 姓名（单位/二级单位）, one query a page
+        "username": lambda v, c, m, n: m.user.username if m.user else "",
+        "user_agent": _browser, "force": _force_button,
+    }
 
     def base_filter(self):
         return and_(*sessions.open_sessions())
@@ -67,7 +62,7 @@ class OnlineUserView(ScopedModelView):
         outcome = Outcome()
         current = session.get(TOKEN)
         for row in self.scoped_rows(self.scoped_ids(ids)):
-            label = f"{row.user.username if row.user else row.user_id}（{row.ip or '未知地址'}）"
+            label = f"{display.actor_label(row.user) or row.user_id}在 {row.ip or '未知地址'} 的会话"
             refusal = sessions.force_end(db.session, row.id, current)
             if refusal:
                 outcome.skip(label, refusal)

@@ -21,7 +21,7 @@ class UnitChangeView(ScopedModelView):
     column_list = ("unit", "changes", "reviewer", "requested_by", "submitted_at", "status", "reason")
     column_details_list = ("unit", "changes", "reviewer", "requested_by", "submitted_at", "status", "reason", "reviewed_by", "reviewed_at")
     column_labels = {"unit": "单位名称", "changes": "变更内容", "reviewer": "审核单位", "reason": "审核意见"}
-    column_formatters = display_formatters(UnitChange, "changes", "reviewer")
+    column_formatters = display_formatters(UnitChange, "changes", "reviewer", "requested_by")
     column_sortable_list = ("submitted_at", "status", ("unit", "unit.name"))
     column_searchable_list = ("unit.name",)
     column_default_sort = ("submitted_at", True)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import object_session
+
 from models import (
-    ACTION_LABELS, DICT_CATEGORIES, MODULES, AuditLog, Base, Call, Declaration, DictItem, Level, Person, ProgressReport,
-    ReviewRecord, Role, User,
+    ACTION_LABELS, DICT_CATEGORIES, MODULES, AuditLog, Base, Call, Declaration, DictItem, Level, LoginSession,
+    Message, Person, ProgressReport, ReviewRecord, Role, User,
 )
 
 Reader = Callable[[Any], Any]
@@ -50,6 +53,17 @@ def _declaration_submitted(d: Declaration) -> str:
     return _minute(d.submitted_at)
 
 
+@reads(Declaration, "unit_rank")
+def _unit_rank(d: Declaration) -> Any:
+    """推荐排序 as its number: the list's cell is a button for who may rank the row now, Excel gets the number."""
+    return "" if d.unit_rank is None else d.unit_rank
+
+
+@reads(Declaration, "authority_rank")
+def _authority_rank(d: Declaration) -> Any:
+    return "" if d.authority_rank is None else d.authority_rank
+
+
 @reads(ProgressReport, "submitted_at")
 def _report_submitted(r: ProgressReport) -> str:
     return _minute(r.submitted_at)
@@ -74,7 +88,7 @@ def _review_at(r: ReviewRecord) -> str:
 
 @reads(ReviewRecord, "role")
 def _review_role(r: ReviewRecord) -> str:
-    return Role(r.role).label if r.role in Role._value2member_map_ else r.role
+    return Role(r.role).label if r.role in Role._value2member_map_ else login_shown(r.role)
 
 
 @reads(ReviewRecord, "level")
@@ -182,9 +196,10 @@ for _name in ("before", "after"):
     reads(AuditLog, _name)(_changes_of(_name))
 
 
-@reads(AuditLog, "username")
-def _audit_actor(a: AuditLog) -> str:
-    return a.username if a.username and a.username != "system" else SYSTEM_ACTOR
+def login_shown(login: Optional[str]) -> str:
+    """A stored login where no account names the actor (a deleted one, a name typed at the login
+    page): as stored, but the system's own `system` reads 系统."""
+    return login if login and login != "system" else SYSTEM_ACTOR
 
 
 @reads(AuditLog, "table_name")
@@ -193,19 +208,21 @@ def _audit_table(a: AuditLog) -> str:
 
 
 # -- people, not logins: every actor reads 姓名（单位/二级单位） ------------------------------------
+def actor_place(user: User) -> str:
+    """Where a user works: 单位/二级单位, else the district, else 市科技局 for the bureau, else nothing."""
+    if user.unit is not None:
+        return user.unit.name + (f"/{user.secondary_unit.name}" if user.secondary_unit is not None else "")
+    if user.region is not None:
+        return user.region.name
+    return "市科技局" if user.role is Role.bureau else ""
+
+
 def actor_label(user: Optional[User]) -> str:
     """姓名（单位/二级单位） of a user; a district's reviewer reads 姓名（区县）, the bureau's
     姓名（市科技局）; a user with none of these reads as the name alone."""
     if user is None:
         return ""
-    if user.unit is not None:
-        where = user.unit.name + (f"/{user.secondary_unit.name}" if user.secondary_unit is not None else "")
-    elif user.region is not None:
-        where = user.region.name
-    elif user.role is Role.bureau:
-        where = "市科技局"
-    else:
-        where = ""
+    where = actor_place(user)
     name = user.name or user.username
     return f"{name}（{where}）" if where else name
 
@@ -223,6 +240,48 @@ def actor_labels(session, user_ids) -> dict[int, str]:
             selectinload(User.unit), selectinload(User.secondary_unit), selectinload(User.region))
     ).all()
     return {u.id: actor_label(u) for u in users}
+
+
+_LABELS = "actor_labels"  # session.info key: (the transaction they were read in, user id → label or None)
+
+
+def _labels_of(session) -> dict:
+    """The labels already read in the session's current transaction (a new transaction reads afresh)."""
+    txn = session.get_transaction()
+    kept = session.info.get(_LABELS)
+    if kept is None or kept[0] is not txn:
+        kept = session.info[_LABELS] = (txn, {})
+    return kept[1]
+
+
+def actor_reader(model: type, id_attr: str, fallback: Reader) -> Reader:
+    """A reader naming the user whose id is the row's `id_attr` as 姓名（单位/二级单位）, `fallback`
+    for a row without one (系统, a deleted account). The first row of a list page, or of an export's
+    chunk, reads the labels of every `model` row its session holds in one query (`actor_labels`);
+    the others read them from there, so neither the list nor the export asks once per row."""
+
+    def read(row) -> str:
+        user_id = getattr(row, id_attr)
+        session = object_session(row)
+        if user_id is None or session is None:
+            return fallback(row)
+        labels = _labels_of(session)
+        if user_id not in labels:
+            held = [sa_inspect(o).dict.get(id_attr) for o in list(session.identity_map.values()) if isinstance(o, model)]
+            wanted = {i for i in held if i is not None and i not in labels} | {user_id}
+            with session.no_autoflush:  # a label is read, never a reason to write half-edited rows
+                found = actor_labels(session, wanted)
+            labels = _labels_of(session)  # the query may have begun the transaction
+            labels.update({i: found.get(i) for i in wanted})
+        return labels.get(user_id) or fallback(row)
+
+    return read
+
+
+reads(AuditLog, "username")(actor_reader(AuditLog, "user_id", lambda a: login_shown(a.username)))
+reads(ReviewRecord, "actor_name")(actor_reader(ReviewRecord, "user_id", lambda r: login_shown(r.actor_name)))
+reads(LoginSession, "user")(actor_reader(LoginSession, "user_id", lambda s: ""))
+reads(Message, "user")(actor_reader(Message, "user_id", lambda m: ""))
 
 
 # -- states as coloured badges: one kind per state, declared here ------------------------------

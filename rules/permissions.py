@@ -104,6 +104,7 @@ VIEWS: dict[str, Grant] = {
     "dictionary":           Grant(EVERYTHING,         ADMINS,            ADMINS,            ADMINS),
     "data_import":          Grant(EVERYTHING),  # each import spec narrows it (rules/importing.py)
     "download":             Grant(ALL),  # everyone's own 下载中心
+    "profile":              Grant(ALL),  # everyone's own 个人中心 (the user menu, not the sidebar)
 }
 # fmt: on
 for _library in LIBRARIES:  # 科企梯次培育库, 科企后备库, 科企认定库: the city sets the 条件参数

@@ -11,6 +11,7 @@ from typing import Callable, Optional
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
 
 from models import (
+    LOGIN_ACTIONS,
     AnnualReport,
     Attachment,
     AuditLog,
@@ -216,7 +217,13 @@ def _user(p: Principal) -> ColumnElement[bool]:
 
 @rule(AuditLog)
 def _audit(p: Principal) -> ColumnElement[bool]:
-    return false()
+    """The logs are 全部's (操作日志, 登录日志); anyone else sees only their own sign-ins (个人中心)."""
+    return own_logins(p)
+
+
+def own_logins(p: Optional[Principal]) -> ColumnElement[bool]:
+    """The user's own rows of the 登录日志, whatever the role: for 全部 too, the 个人中心 filters on it."""
+    return false() if p is None else and_(AuditLog.user_id == p.user_id, AuditLog.action.in_(LOGIN_ACTIONS))
 
 
 # -- units, people and accounts (issue 3) ---------------------------------------------------

@@ -111,6 +111,11 @@ def _reviewer_read(change: UnitChange) -> str:
     return reviewer_name(object_session(change), change)
 
 
+@display.reads(UnitChange, "requested_by")
+def _requester_read(change: UnitChange) -> str:
+    return display.actor_label(change.requested_by)  # 姓名（单位/二级单位）, not the login
+
+
 # -- asking for a change ---------------------------------------------------------------------------
 def request_change(session: Session, p: Principal, unit: Unit, values: dict[str, Any],
                    now: Optional[datetime] = None) -> Optional[UnitChange]:

@@ -275,6 +275,26 @@ def rankable(session: Session, p: scope.Principal, call: Call, for_update: bool 
     return list(session.scalars(stmt.execution_options(populate_existing=True)))
 
 
+def ranking_closed(call: Call, now: Optional[datetime] = None) -> bool:
+    """Past the call's 推荐排序截止时间 (no deadline: never closed)."""
+    return call.ranking_deadline is not None and (now or datetime.now()) > call.ranking_deadline
+
+
+def rank_refusal(p: Optional[scope.Principal], d: Declaration, now: Optional[datetime] = None) -> Optional[str]:
+    """Why `p` may not rank `d` now (a Chinese sentence), or None. The one rule behind `rank`, the
+    ranking page and the list's 推荐排序 cells; `d` was read through the scope. `rank` checks the
+    state again once the call is locked (a 退回 may have taken the row out meanwhile)."""
+    level = RANK_LEVEL.get(p.role) if p is not None else None
+    if level is None:
+        return "只有单位管理员和主管部门可以推荐排序"
+    call = d.call
+    if ranking_closed(call, now):
+        return f"推荐排序已于 {call.ranking_deadline:%Y-%m-%d %H:%M} 截止"
+    if d.status not in ranked_states(call, level):
+        return f"只能对本级审核通过的申报书排序（{d.name}）"
+    return None
+
+
 def rank(session: Session, p: scope.Principal, declaration_id: int, position: int, now: Optional[datetime] = None) -> tuple[bool, str]:
     """Put one row at `position` among its call's ranked rows; the others shift, ranks stay 1..n."""
     now = now or datetime.now()
@@ -285,8 +305,9 @@ def rank(session: Session, p: scope.Principal, declaration_id: int, position: in
     if d is None:
         return False, "记录不存在或无权访问"
     call = d.call
-    if call.ranking_deadline is not None and now > call.ranking_deadline:
-        return False, f"推荐排序已于 {call.ranking_deadline:%Y-%m-%d %H:%M} 截止"
+    problem = rank_refusal(p, d, now)
+    if problem:
+        return False, problem
     begin_write(session, DECLARATION)
     lock(session, Call, call.id)  # one ranking change (or 退回 of a ranked row) of a call at a time
     rows = rankable(session, p, call, for_update=True)

@@ -4,7 +4,6 @@ different units. Each test fails if the matching override in admin_views/base.py
 """
 from __future__ import annotations
 
-import json
 import re
 import uuid
 

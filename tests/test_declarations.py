@@ -66,11 +66,19 @@ def test_new_declaration_saves_without_full_validation_then_submit_checks(client
     assert decl(db_session, d.name).status == Status.draft and decl(db_session, d.name).number is None
 
 
-def test_length_rules_are_checked_at_submission(client_as, db_session):
+def test_length_rules_are_checked_at_save_and_at_submission(client_as, db_session):
+    """Too long is refused at the field when saving (nothing saved); too short only at 提交, since a
+    draft may be unfinished."""
     zhang = client_as("applicant_zhang")
-    d = create(zhang, db_session, RESEARCH, "字数不符的申报书", innovation="太短", summary="长" * 101)
+    c = call(db_session, RESEARCH)
+    form = full_form(c.id, "字数超出的申报书", tech_level=dict_id(db_session, "tech_level"),
+                     industry_category=dict_id(db_session, "industry_category"), summary="长" * 101)
+    refused = zhang.post_form("/admin/declaration/new/", form)
+    assert refused.status_code == 200 and "项目简介不超过100字（现为 101 字）" in text(refused)
+    assert db_session.scalar(select(func.count()).select_from(Declaration).where(Declaration.name == "字数超出的申报书")) == 0
+    d = create(zhang, db_session, RESEARCH, "字数不足的申报书", innovation="太短")
     page = text(act(zhang, "submit", [d.id], reason=""))
-    assert "项目简介应为100字以内（现为101字）" in page and "150-200字以内（现为2字）" in page
+    assert "150-200字以内（现为2字）" in page
     assert decl(db_session, d.name).status == Status.draft
 
 

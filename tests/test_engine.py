@@ -358,7 +358,7 @@ def test_person_and_registration_details_show_their_review_records(client_as, db
     client_as("unit_cqu").action("person", "reject", [li], reason="职称证书未上传")
     own = page(client_as("applicant_li"), f"/admin/person/details/?id={li}")
     log = own[own.index('id="review-log"'):]
-    assert "审核不通过" in log and "待审核 → 审核不通过" in log and "职称证书未上传" in log and "unit_cqu" in log
+    assert "审核不通过" in log and "待审核 → 审核不通过" in log and "职称证书未上传" in log and "重庆大学科研院（重庆大学）" in log  # 姓名（单位）, not the login
     assert 'id="review-log"' not in page(client_as("applicant_zhang"), "/admin/")  # nobody else's page shows it
     from models import Unit, UnitRegistration
 

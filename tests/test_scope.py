@@ -84,7 +84,7 @@ def listed_ids(client, endpoint, **args):
     for page in range(10):
         html = client.get(f"/admin/{endpoint}/", query_string={"page_size": 100, "page": page, **args}).get_data(as_text=True)
         if count is None:
-            m = re.search(r"列表 \((\d+)\)", html)
+            m = re.search(r"共 (\d+) 条", html)
             count = int(m.group(1)) if m else None
         found = re.findall(r'name="rowid" class="action-checkbox" value="([^"]+)"', html)
         ids += found
