@@ -222,6 +222,12 @@ class ListUI:
         extra = [a for a in row_actions if not isinstance(a, standard)]
         return ops + [{"kind": "extra", "action": a} for a in extra]
 
+    def page_size_link(self, size: int) -> str:
+        """The list with `size` rows a page, from its first page (the current page may not exist
+        at the new size), filters, search and sort kept."""
+        args = {k: v for k, v in request.args.lists() if k not in ("page", "page_size")}
+        return self.get_url(".index_view", page_size=size, **args)
+
     # -- the toolbar -------------------------------------------------------------------------
     def toolbar(self, actions: list, rows=()) -> dict:
         """The bulk actions as the toolbar shows them: the review transitions together in one

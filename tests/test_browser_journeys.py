@@ -223,11 +223,11 @@ def test_the_page_size_and_jump_keep_the_query(live_server, browser, db_session)
     pages = -(-total // 10)
     assert pages >= 2
     page.fill("#page-jump input", "2")
-    page.press("#page-jump input", "Enter")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.press("#page-jump input", "Enter")
     assert "page=1" in page.url and "page_size=10" in page.url
-    page.select_option("#page-size", label="50 条/页")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.select_option("#page-size", label="50 条/页")
     assert "page_size=50" in page.url
     assert page.locator("table.model-list tbody tr").count() == total
     admin = _signed_in(browser, live_server, "sysadmin")
