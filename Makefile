@@ -50,10 +50,11 @@ endif
 install-test: $(VENV)/.installed-test vendor browser fonts
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+# chromium-l10n carries its Chinese strings (the month picker of 项目起止时间 says 2025年3月, not March 2025).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "安装 Debian 的 chromium（浏览器测试用）"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium && dpkg -s chromium-l10n; } >/dev/null 2>&1 || { \
+	  echo "安装 Debian 的 chromium 与 chromium-l10n（浏览器测试用）"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-l10n >/dev/null; }
 
 # A CJK font, so that the browser tests' screenshots show Chinese instead of boxes.
 fonts:

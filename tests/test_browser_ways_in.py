@@ -104,8 +104,9 @@ def test_a_newcomer_registers_a_unit_and_brings_in_a_fill_in_user(live_server, p
     _sign_in(page, base, "authority_yb", DEMO_PASSWORD)
     page.goto(f"{base}/admin/registration/?search={UNIT}")
     page.check(f"input.action-checkbox[value='{reg_id}']")
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.evaluate("modelActions.execute('approve')")
+    page.click("#bulk-review")  # 批量审核: the review dialog with 审核通过 / 审核不通过
+    page.wait_for_selector("#review-dialog.show")
+    page.click("#review-dialog button[value=approve]")
     page.wait_for_load_state("networkidle")
     assert "已审核通过 1 条" in page.content()
     _sign_out(page, base)
