@@ -128,7 +128,15 @@ class ListUI:
 
     # -- the 查询 form --------------------------------------------------------------------
     def query_fields(self) -> list[QueryField]:
-        """The 查询 form: the search box (when the view searches), then one field per declared filter."""
+        """The 查询 form: the search box (when the view searches), then one field per declared filter
+        (built once per request: the form and 其他条件 both ask)."""
+        memo = g.setdefault("query_fields", {})
+        key = (self.endpoint, tuple(request.args.items(multi=True)))
+        if key not in memo:
+            memo[key] = self._query_fields()
+        return memo[key]
+
+    def _query_fields(self) -> list[QueryField]:
         fields: list[QueryField] = []
         if self._search_supported:
             search = self._get_list_extra_args().search or ""
