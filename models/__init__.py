@@ -12,7 +12,7 @@ from .registration import ChangeStatus, RegistrationRoute, UnitChange, UnitRegis
 # -- declarations and calls (issue 4) --
 from .declarations import (  # noqa: F401
     DEFAULT_CHAIN, DEFAULT_QUOTA, AuthorityRoute, DEFAULT_REQUIRED, Attachment, AttachmentKind, BudgetItem, Call, CallType,
-    Declaration, InnovationMode, Level, Member, ProgressReport, ProgressStatus, ReviewRecord, Status, UnitRevenue,
+    Declaration, InnovationMode, Level, Member, ProgressReport, ProgressStatus, ReleaseStatus, ReviewRecord, Status, UnitRevenue,
 )
 
 # -- enterprises, annual reports and libraries (issue 5) --

@@ -67,6 +67,13 @@ class ProgressStatus(LabeledEnum):
     returned = ("returned", "退回")
 
 
+class ReleaseStatus(LabeledEnum):
+    """项目下达 (seed 003): an approved project is 下达 by the bureau with a 下达文号 and date."""
+
+    pending = ("pending", "未下达")
+    released = ("released", "已下达")
+
+
 class AttachmentKind(LabeledEnum):
     body = ("body", "申报书正文")
     proof = ("proof", "证明材料")
@@ -118,6 +125,12 @@ class Call(Timestamped, Base):
     report_opens_at: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("调度填报开始时间"))
     report_closes_at: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("调度填报截止时间"))
     notice: Mapped[Optional[str]] = mapped_column(Text, info=label("申报须知"))
+    # 附件: the kinds (AttachmentKind codes) a declaration must carry before 提交.
+    required_attachments: Mapped[Optional[list]] = mapped_column(JSON, info=label("必传附件"))
+    # 申报对象: the 单位性质 (dict unit_nature codes) whose units may apply; empty or NULL: every unit.
+    applicant_natures: Mapped[Optional[list]] = mapped_column(JSON, info=label("申报对象（单位性质）"))
+    # 自定义字段: the call's own fields of the 申报书 form, a list of definitions (rules/form_fields.py).
+    form_fields: Mapped[Optional[list]] = mapped_column(JSON, info=label("自定义字段"))
 
     def __str__(self) -> str:
         return self.name
@@ -175,6 +188,18 @@ class Declaration(Timestamped, Base):
     submitted_at: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("提交时间"))
     unit_rank: Mapped[Optional[int]] = mapped_column(Integer, info=label("单位推荐排序"))
     authority_rank: Mapped[Optional[int]] = mapped_column(Integer, info=label("主管部门推荐排序"))
+    # 补正期限: set by the reviewer on 退回; until then a returned row may be resubmitted after its call closed.
+    correction_deadline: Mapped[Optional[datetime]] = mapped_column(DateTime, info=label("补正期限"))
+    # 自定义字段: values of the call's own fields (key → str / number / ISO date / bool / dict item id),
+    # and the definitions as they were at the last 提交, so that later changes of the call keep them readable.
+    extra: Mapped[Optional[dict]] = mapped_column(JSON, info=label("自定义字段"))
+    extra_fields: Mapped[Optional[list]] = mapped_column(JSON, info=label("提交时的自定义字段"))
+    # 项目下达 (seed 003): its own small state machine (rules/release.py), beside the review status.
+    release_status: Mapped[ReleaseStatus] = mapped_column(
+        enum_column(ReleaseStatus, "release_status"), default=ReleaseStatus.pending,
+        server_default=ReleaseStatus.pending.value, index=True, info=label("下达状态"))
+    release_doc_no: Mapped[Optional[str]] = mapped_column(String(50), info=label("下达文号"))
+    released_on: Mapped[Optional[date]] = mapped_column(Date, info=label("下达日期"))
 
     call: Mapped[Call] = relationship(info=label("项目批次"))
     applicant: Mapped[User] = relationship(info=label("申报人"))
@@ -239,6 +264,7 @@ class Attachment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     declaration_id: Mapped[int] = mapped_column(ForeignKey("declaration.id", ondelete="CASCADE"), index=True)
     kind: Mapped[AttachmentKind] = mapped_column(enum_column(AttachmentKind, "attachment_kind"), info=label("附件类型"))
+    field_key: Mapped[Optional[str]] = mapped_column(String(40), info=label("自定义字段"))  # an attachment-type custom field
     filename: Mapped[str] = mapped_column(String(200), info=label("文件名"))
     stored_name: Mapped[str] = mapped_column(String(100), unique=True, info=label("存储名"))
     size: Mapped[int] = mapped_column(Integer, info=label("大小（字节）"))

@@ -147,7 +147,7 @@ class Machine:
     def __post_init__(self) -> None:
         actions = [t.action for t in self.transitions]
         assert len(actions) == len(set(actions)), f"{self.name}: one row per action"
-        _MACHINES[self.model] = self
+        _MACHINES[(self.model, self.column)] = self
         protect(self)
 
     @property
@@ -380,7 +380,7 @@ def _refuse_direct_write(target, value, oldvalue, initiator) -> None:
     state = sa_inspect(target)
     if (state.persistent or state.detached) and value != oldvalue:
         raise DirectStatusWrite(
-            f"{type(target).__name__}.{initiator.key} 只能经由流转引擎改变（rules/transitions.py，{_MACHINES[type(target)].name} 的状态表）"
+            f"{type(target).__name__}.{initiator.key} 只能经由流转引擎改变（rules/transitions.py，{_MACHINES[(type(target), initiator.key)].name} 的状态表）"
         )
 
 
