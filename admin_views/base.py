@@ -509,14 +509,21 @@ class ScopedModelView(RoleGate, ModelChecks, ListUI, ModelView):
         t = self.machine.by_action[action]
         try:
             reason = self.action_reason() if t.reason else ""  # checked by `reason_error` where it is asked
-            outcome = transitions.apply(self.session, principal(), self.machine, ids, action, reason)
+            data, _errors = self.asked(action)  # refused ones were shown again by handle_action
+            outcome = transitions.apply(self.session, principal(), self.machine, ids, action, reason, data=data)
             self.session.commit()
         except Exception:
             self.session.rollback()
             current_app.logger.exception("%s 的“%s”操作失败", self.endpoint, t.label)
             flash("操作失败，请稍后重试；数据未作任何修改", "error")
             return
+        return self.after_transition(t, outcome)
+
+    def after_transition(self, t, outcome):
+        """What the user sees once a transition ran: its summary ("已审核通过 n 条，跳过 m 条：…"),
+        back where they were (None). A view may answer otherwise (申报书: 提交成功 and the list)."""
         flash(outcome.message(t.done_verb), outcome.category)
+        return None
 
     # -- the scope --------------------------------------------------------------------------
     def scope_clause(self, model=None):
@@ -620,6 +627,10 @@ class ScopedModelView(RoleGate, ModelChecks, ListUI, ModelView):
                 return self.render_action_confirm(name, handler[1], ids, label, required, error=f"请填写{label}")
             if problem := self.reason_error(label):
                 return self.render_action_confirm(name, handler[1], ids, label, required, error=problem)
+        if is_transition and (ask_errors := self.asked(name)[1]) and self._any_in_scope(ids):
+            # 补正期限 and the like: refused at its field, what was typed kept
+            return self.render_action_confirm(name, handler[1], ids, *(self.reason_actions.get(name) or ("", False)),
+                                              error=None, ask_errors=ask_errors)
         response = handler[0]([str(i) for i in ids])
         if response is not None:
             return response
@@ -648,8 +659,20 @@ class ScopedModelView(RoleGate, ModelChecks, ListUI, ModelView):
             return f"{label}{CONTROL_CHARS}"
         return None
 
-    def render_action_confirm(self, name, text, ids, label, required, error=None):
+    def asked(self, action: str) -> tuple[dict, dict]:
+        """The inputs the transition asks besides the reason (`Transition.asks`, e.g. 补正期限) as
+        posted: (values for `transitions.apply(data=...)`, Chinese errors by field name)."""
+        t = self.machine.by_action[action] if self.machine is not None else None
+        if t is None or not t.asks:
+            return {}, {}
+        memo = g.setdefault("asked", {})
+        if action not in memo:
+            memo[action] = transitions.read_asks(t, request.form)
+        return memo[action]
+
+    def render_action_confirm(self, name, text, ids, label, required, error=None, ask_errors=None):
         rows = self.scoped_rows(self._valid_pks(ids))
+        t = self.machine.by_action.get(name) if self.machine is not None else None
         return self.render(
             "admin/action_confirm.html",
             action_name=name,
@@ -660,8 +683,11 @@ class ScopedModelView(RoleGate, ModelChecks, ListUI, ModelView):
             reason_max=self.reason_max,
             reason=request.form.get("reason", ""),
             error=error,
+            asks=t.asks if t is not None else (),
+            ask_values=request.form,
+            ask_errors=ask_errors or {},
             return_url=get_redirect_target() or self.get_url(".index_view"),
-        ), (400 if error else 200)
+        ), (400 if error or ask_errors else 200)
 
     # -- edit and delete ask `may` too: a record under review changes only through a transition
     @expose("/edit/", methods=("GET", "POST"))

@@ -7,9 +7,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
-from flask import abort, current_app, flash, jsonify, redirect, request, send_file
+from flask import abort, current_app, flash, has_request_context, jsonify, redirect, request, send_file
 from flask_admin import expose
+from flask_admin.menu import MenuView
+from flask_admin.helpers import get_form_data, get_redirect_target, is_safe_url
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
 from flask_wtf.csrf import CSRFError
@@ -21,16 +24,19 @@ from wtforms.validators import ValidationError
 
 from models import (
     Attachment, AttachmentKind, BudgetItem, Call, CallType, Declaration, DictItem, InnovationMode, Level, Member, ProgressReport,
-    ProgressStatus, ReviewRecord, Role, Status, Unit, UnitRevenue,
+    ProgressStatus, ReleaseStatus, ReviewRecord, Role, Status, Unit, UnitRevenue,
 )
 from extensions import csrf, db
-from rules import display, permissions, quotas, scope, workflow
+from rules import calls as call_rules, display, export_jobs, form_fields, permissions, quotas, scope, workflow
 from rules.constraints import MESSAGES
+from rules.transitions import Context, Refused
 from rules.params import parse_int
 from rules.validators import file_content_error, has_control_chars
 
+from . import custom_fields
 from .base import ScopedModelView, principal, table_row_estimate
 from .checks import INT_MAX
+from .export import display_formatters
 from .validation import MonthField, chars_at_most, filled, in_range, non_negative, not_before, one_newline, required
 from .ui import status_badge
 
@@ -47,7 +53,30 @@ VERBS = {"submit": "提交", "withdraw": "撤回", "approve": "审核通过", "r
 
 
 def _status(view, context, model, name):
-    return status_badge(model.status, workflow.status_label(model.status, model.call))
+    """The state as the call type names it; a returned row with a 补正期限 says until when (the
+    reader of rules/display.py gives Excel the same words)."""
+    badge = status_badge(model.status, workflow.status_label(model.status, model.call))
+    note = workflow.correction_note(model)
+    return badge + Markup('<div class="correction-note small text-danger">（{}）</div>').format(note) if note else badge
+
+
+class StateFilter(FilterEqual):
+    """项目状态 with the words of the call type the list shows: the view's own (创业资助), else the
+    only type the user declares in (an enterprise's 技术创新项目); the common words otherwise."""
+
+    def __init__(self, column, name, call_type=None, **kwargs):
+        self.call_type = call_type
+        super().__init__(column, name, options=self.choices, **kwargs)
+
+    def choices(self):
+        kind = self.call_type
+        if kind is None:
+            types = permissions.call_types(principal())
+            kind = types[0] if len(types) == 1 else None
+        return workflow.state_choices(kind)
+
+    def validate(self, value):
+        return value in Status._value2member_map_
 
 
 def _minute(view, context, model, name):
@@ -115,23 +144,29 @@ class DeclarationView(ScopedModelView):
 
     review_button_label = "批量提交"  # seed 000 §3: reviewers tick rows, 批量提交, then 提交至科技局 or 退回
 
-    column_list = ("number", "year", "call", "unit", "name", "leader", "tech_level", "industry_category", "status",
-                   "unit_rank", "authority_rank", "submitted_at")
+    column_list = ("number", "year", "call", "district", "unit", "name", "leader", "tech_level", "industry_category", "address", "status",
+                   "release_status", "unit_rank", "authority_rank", "submitted_at")
     column_default_sort = ("id", True)
     column_sortable_list = ("number", "year", "name", "status", "submitted_at", "unit_rank", "authority_rank")
     column_searchable_list = ("name", "number", "leader")
-    column_formatters = {"status": _status, "submitted_at": _minute, "unit_rank": _rank_cell, "authority_rank": _rank_cell}
+    # 区县 and 通讯地址 (seed 003 项目申报管理): the declaring unit's region and address, read by rules/display.py
+    column_labels = {"district": "区县", "address": "通讯地址"}
+    column_formatters = {"status": _status, "submitted_at": _minute, "unit_rank": _rank_cell, "authority_rank": _rank_cell,
+                         **display_formatters(Declaration, "district", "address"),
+                         **display_formatters(Declaration, "unit")}  # 申报单位 under its name when submitted (rules/renames.py)
+    call_type = None  # a list of one type of call (创业资助, 创新资助): its rows, its calls, its words
     column_filters = (
-        EnumFilter(Declaration.status, "项目状态", Status),
+        StateFilter(Declaration.status, "项目状态"),
         IntEqualFilter(Declaration.year, "项目年度"),
         IntEqualFilter(Declaration.call_id, "项目批次", options=_name_options(Call)),
         CallTypeFilter(Declaration.call_id, "申报类型", CallType),
         IntEqualFilter(Declaration.unit_id, "申报单位", options=_name_options(Unit)),
         IntEqualFilter(Declaration.tech_level_id, "项目技术水平", options=_dict_options("tech_level")),
         IntEqualFilter(Declaration.industry_category_id, "产业类别", options=_dict_options("industry_category")),
+        EnumFilter(Declaration.release_status, "下达状态", ReleaseStatus),  # 项目下达 (issue 14)
     )
     column_details_list = (
-        "number", "call", "year", "unit", "secondary_unit", "applicant", "status", "name", "leader", "leader_phone",
+        "number", "call", "year", "district", "unit", "address", "secondary_unit", "applicant", "status", "release_status", "name", "leader", "leader_phone",
         "summary", "innovation", "tech_level", "industry_category", "start_month", "end_month", "innovation_mode",
         "new_tech_count", "new_product_count", "new_process_count", "new_tech_desc", "submitted_at", "unit_rank", "authority_rank",
     )
@@ -181,6 +216,35 @@ class DeclarationView(ScopedModelView):
     details_template = "admin/declarations/details.html"
     list_template = "admin/declarations/list.html"
 
+    # -- the menu and title by role (seed 000: the unit side calls the list 本单位的项目) ------------
+    ROLE_NAMES = {Role.unit_admin: "本单位的项目", Role.dept_admin: "本单位的项目"}
+
+    @property
+    def name(self):
+        p = principal()
+        return self.ROLE_NAMES.get(p.role, self._name) if p is not None and self.call_type is None else self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = value
+
+    def base_filter(self):
+        """A list of one call type shows only that type's rows (details, actions and export too)."""
+        if self.call_type is None:
+            return None
+        return Declaration.call_id.in_(select(Call.id).where(Call.type == self.call_type))
+
+    def get_list(self, *args, **kwargs):
+        """A page of rows with their units' regions loaded in one query (区县), not one per row."""
+        count, rows = super().get_list(*args, **kwargs)
+        if kwargs.get("execute", True) and rows:
+            from models import Region
+
+            wanted = {d.unit.region_id for d in rows if d.unit is not None and d.unit.region_id is not None}
+            if wanted:
+                self.session.scalars(select(Region).where(Region.id.in_(wanted))).all()  # into the identity map
+        return count, rows
+
     def estimated_count(self):
         """全部 scope over a large table: the planner's row count instead of COUNT(*) for the pager."""
         p = principal()
@@ -193,27 +257,69 @@ class DeclarationView(ScopedModelView):
         """Calls in their window, of the call types the user's 模块配置 opens (none: none)."""
         now = datetime.now()
         types = permissions.call_types(principal())
+        if self.call_type is not None:
+            types = [t for t in types if t == self.call_type]
         query = self.session.query(Call).filter(Call.opens_at <= now, Call.closes_at >= now, Call.type.in_(types))
-        return query.order_by(Call.closes_at)
+        p = principal()
+        unit = self.session.get(Unit, p.unit_id) if p is not None and p.unit_id else None
+        refused = [c.id for c in query.filter(Call.applicant_natures.is_not(None)) if call_rules.applicant_refusal(c, unit)]
+        return query.filter(Call.id.not_in(refused)).order_by(Call.closes_at)  # 申报对象: only the calls the unit may apply in
+
+    def _with_call_fields(self, form_class, call, obj=None):
+        """The form class with the call's own fields (自定义字段) added, bound to the request."""
+        defs = (call.form_fields or []) if call is not None else []
+        if defs:
+            form_class = type(form_class.__name__, (form_class,), custom_fields.form_fields_for(self.session, defs))
+        form = form_class(get_form_data(), obj=obj)
+        form.call_fields = defs
+        return form
+
+    def _chosen_call(self):
+        """The call of a 新增: the posted 项目批次, else ?call_id= (links of 首页 and 申报须知)."""
+        raw = request.form.get("call") if request.method == "POST" else request.args.get("call_id")
+        call_id = parse_int(raw, lo=1, hi=INT_MAX)
+        return self.open_calls().filter(Call.id == call_id).first() if call_id else None
 
     def create_form(self, obj=None):
-        form = super().create_form(obj)
+        call = self._chosen_call()
+        form = self.scope_form(self._with_call_fields(self._create_form_class, call, obj))
         form.call.query = self.open_calls()
-        call_id = parse_int(request.args.get("call_id"), lo=1)
-        if request.method == "GET" and call_id:
-            form.call.data = form.call.query.filter(Call.id == call_id).first()
+        if request.method == "GET" and call is not None:
+            form.call.data = call
+        form.chosen_call = call
         return form
 
     def edit_form(self, obj=None):
-        form = super().edit_form(obj)
+        form = self.scope_form(self._with_call_fields(self._edit_form_class, obj.call if obj is not None else None, obj))
         del form.call  # 调整项目批次 is its own page
+        form.chosen_call = obj.call if obj is not None else None
         return form
+
+    def extra_export_choices(self):
+        """导出Excel's 选择导出字段: the calls' own fields, "字段（批次）". Filtered to one 项目批次, its
+        fields are exported by default; otherwise they are offered for the calls in the scope."""
+        if not has_request_context():
+            return []  # asked about the view itself (the columns every export has)
+        chosen = {value for _idx, name, value in (self._get_list_filter_args() or []) if name == "项目批次"}
+        query = select(Call.id, Call.name, Call.form_fields).where(Call.form_fields.is_not(None), scope.predicate(principal(), Call))
+        if chosen:
+            query = query.where(Call.id.in_([int(v) for v in chosen if str(v).isdigit()]))
+        out = []
+        for call_id, name, defs in self.session.execute(query.order_by(Call.opens_at.desc()).limit(20)):
+            for defn in defs or []:
+                out.append((export_jobs.custom_column(call_id, defn["key"]), f"{defn['label']}（{name}）", bool(chosen)))
+        return out
+
+    def tabs_of(self, form):
+        """The form's tabs with the call's own fields in the tab each names."""
+        return custom_fields.tabs_with(self.form_tabs, getattr(form, "call_fields", ()))
 
     def on_form_prefill(self, form, id):
         if request.method == "POST":
             return  # a refused post shows what was typed
         model = self.get_one(id)
         form.innovation_mode.data = model.innovation_mode.value if model.innovation_mode else ""
+        custom_fields.fill(form, getattr(form, "call_fields", ()), model.extra)
 
     def on_model_change(self, form, model, is_created):
         p = principal()
@@ -225,13 +331,32 @@ class DeclarationView(ScopedModelView):
             model.secondary_unit_id, model.year = p.secondary_unit_id, call.year  # a new row starts 未提交 (the column default)
             if p.unit_id is None:
                 raise ValidationError("您的账号未关联单位，不能申报")
+        # the call's own fields: only those the form showed (a 新增 whose 批次 changed on the page saves them later)
+        if getattr(form, "call_fields", None) and (not is_created or getattr(form, "chosen_call", None) is model.call):
+            model.extra = custom_fields.collect(form, form.call_fields, model.extra)
 
     def row_refusal(self, action, row):
-        if action == "delete" and row.number:
-            return "只能删除从未提交过的申报书"
+        if action == "delete":
+            return workflow.delete_refusal(principal(), row)
         if action == "rank":
             return workflow.rank_refusal(principal(), row)
         return super().row_refusal(action, row)
+
+    def on_model_delete(self, model):
+        """A deleted declaration takes its 审批意见 with it (the audit log keeps every step and the delete)."""
+        for record in list(model.reviews):
+            self.session.delete(record)
+
+    def after_transition(self, t, outcome):
+        """提交 of one declaration from its own page (details, edit): 提交成功 and back to the list
+        (seed 002 §3.1.4); bulk 提交 and the other actions keep their summary."""
+        target = get_redirect_target() or ""
+        own_page = urlsplit(target).path.rstrip("/").rsplit("/", 1)[-1] in ("details", "edit")
+        if t.action == "submit" and own_page and len(outcome.done) == 1 and not outcome.skipped:
+            flash("提交成功", "success")
+            back = dict(parse_qsl(urlsplit(target).query)).get("url")
+            return redirect(back if back and is_safe_url(back) else self.get_url(".index_view"))
+        return super().after_transition(t, outcome)
 
     # -- 推荐排序 (the transitions come from the table, see ScopedModelView.init_actions) ----
     @action("rank", "推荐排序")
@@ -305,8 +430,12 @@ class DeclarationView(ScopedModelView):
             "Status": Status,
             "level_label": lambda code: (d.call.authority_label if code == "authority" else Level(code).label) if code else "",
             "status_label": lambda s: workflow.status_label(s, d.call),
+            "action_label": lambda a: workflow.action_label(a, d.call),
+            "correction_note": workflow.correction_note(d),
             "can_rank": self.may("rank"),
             "attachment_kinds": AttachmentKind,
+            "custom_rows": custom_rows(self.session, d),
+            "upload_kinds": upload_kinds(d),
         }
 
     @expose("/details/")
@@ -317,8 +446,17 @@ class DeclarationView(ScopedModelView):
 
     @expose("/preview/<int:id>/")
     def preview_view(self, id):
+        """预览 (seed 002 §3.1.3): the declaration as printed, with what 提交 would refuse marked at its
+        field (必填项未填写, 字数/数值超出范围, 必传附件未上传) while it can still be changed."""
         d = self.get_one(id)
-        return self.render("admin/declarations/preview.html", d=d, status_text=workflow.status_label(d.status, d.call))
+        checking = self.may("edit", d)
+        problems = workflow.submission_problems(self.session, d) if checking else []
+        window = workflow.call_open(Context(self.session, principal(), workflow.DECLARATION, workflow.BY_ACTION["submit"], d,
+                                            datetime.now())) if checking else None  # the 提交 guard itself (补正期限 included)
+        return self.render("admin/declarations/preview.html", d=d, status_text=workflow.status_label(d.status, d.call),
+                           problems=problems, marked={p.key: p.message for p in problems}, window=window, checking=checking,
+                           custom_rows=custom_rows(self.session, d),
+                           required_attachments=workflow.required_attachments_of(d.call))
 
     @expose("/move/<int:id>/", methods=("GET", "POST"))
     def move_view(self, id):
@@ -334,11 +472,17 @@ class DeclarationView(ScopedModelView):
             target = next((c for c in calls if str(c.id) == request.form.get("call_id")), None)
             if target is None:
                 error = "请选择一个正在申报期内的同类批次"
-            else:
-                d.call_id, d.year = target.id, target.year
-                self.session.commit()
-                flash(f"已调整到“{target.name}”", "success")
-                return redirect(back)
+            else:  # the target's quota, a new 项目编号 of the new batch, audited: workflow.move
+                try:
+                    message = workflow.move(self.session, principal(), d.id, target)
+                    self.session.commit()
+                except Refused as refused:
+                    self.session.rollback()
+                    error = str(refused)
+                else:
+                    flash(message, "success")
+                    return redirect(back)
+            d = self.get_one(id)
         return self.render("admin/declarations/move.html", d=d, calls=calls, error=error), (400 if error else 200)
 
     @expose("/ranking/<int:call_id>/")
@@ -360,7 +504,12 @@ class DeclarationView(ScopedModelView):
             flash("只有未提交或退回中的申报书可以上传附件", "error")
             return redirect(back)
         file = request.files.get("file")
-        kind = request.form.get("kind", AttachmentKind.other.value)
+        kind, field_key = request.form.get("kind", AttachmentKind.other.value), None
+        if kind.startswith(FIELD_KIND):  # a file field of the call's own (自定义字段)
+            if kind not in dict(upload_kinds(d)):
+                flash("附件类型不正确", "error")
+                return redirect(back)
+            kind, field_key = AttachmentKind.other.value, kind.removeprefix(FIELD_KIND)
         error = _upload_error(file, kind)
         if error:
             flash(error, "error")
@@ -369,7 +518,8 @@ class DeclarationView(ScopedModelView):
         stored = f"{uuid.uuid4().hex}.{file.filename.rsplit('.', 1)[1].lower()}"
         folder = upload_dir()
         (folder / stored).write_bytes(data)
-        self.session.add(Attachment(declaration_id=d.id, kind=AttachmentKind(kind), filename=file.filename, stored_name=stored, size=len(data)))
+        self.session.add(Attachment(declaration_id=d.id, kind=AttachmentKind(kind), field_key=field_key, filename=file.filename,
+                                    stored_name=stored, size=len(data)))
         self.session.commit()
         flash(f"已上传附件“{file.filename}”", "success")
         return redirect(back)
@@ -397,6 +547,26 @@ class DeclarationView(ScopedModelView):
         if att is None:
             abort(404)
         return att
+
+
+def custom_rows(session, d) -> list[tuple[dict, str, list]]:
+    """The call's own fields of a declaration as read: (definition, value in words, its files)."""
+    defs = form_fields.of_declaration(d)
+    names = custom_fields.dict_names(session, defs, d.extra)
+    files: dict = {}
+    for att in d.attachments:
+        if att.field_key:
+            files.setdefault(att.field_key, []).append(att)
+    return [(defn, form_fields.shown(defn, (d.extra or {}).get(defn["key"]), names), files.get(defn["key"], [])) for defn in defs]
+
+
+def upload_kinds(d) -> list[tuple[str, str]]:
+    """附件类型 of the upload form: the fixed kinds, then the call's own file fields."""
+    own = [(FIELD_KIND + defn["key"], defn["label"]) for defn in (d.call.form_fields or []) if defn["type"] == "file"]
+    return [(k.value, k.label) for k in AttachmentKind] + own
+
+
+FIELD_KIND = "field:"
 
 
 def upload_dir() -> Path:
@@ -427,42 +597,6 @@ def _upload_error(file, kind):
     return file_content_error(ext, head)
 
 
-class CallView(ScopedModelView):
-    column_list = ("name", "type", "year", "batch", "opens_at", "closes_at", "ranking_deadline", "review_chain", "quota_rule")
-    column_default_sort = ("opens_at", True)
-    column_searchable_list = ("name",)
-    column_filters = (EnumFilter(Call.type, "申报类型", CallType), IntEqualFilter(Call.year, "项目年度"))
-    column_formatters = {
-        "review_chain": lambda v, c, m, n: " → ".join((m.authority_label if x == "authority" else Level(x).label) for x in (m.review_chain or [])),
-        "quota_rule": lambda v, c, m, n: quotas.describe(m.quota_rule),
-    }
-    form_excluded_columns = ("created_at", "updated_at")
-    form_args = {
-        "review_chain": {"description": '按顺序列出审核环节，如 ["dept", "unit", "authority", "bureau"]（dept 部门审核，仅对二级单位的申报人；unit 单位审核；authority 主管部门审核；bureau 科技局审核）'},
-        "quota_rule": {"description": "按上年度营业收入（万元）分档的限额，如 [[0, 1], [2000, 2], [40000, 5], [100000, 10]]；留空为不限"},
-        "required_fields": {"description": "提交时必须填写的字段；留空使用默认必填项"},
-        "authority_route": {"description": "既有主管部门又有所在区县的单位，其主管部门审核环节与推荐排序只归其中一方"},
-        "year": {"validators": [YEARS]},
-        "closes_at": {"validators": [not_before("opens_at", MESSAGES["ck_call_window_order"][1], strict=True)]},
-        "report_closes_at": {"validators": [not_before("report_opens_at", "调度填报截止时间应晚于开始时间", strict=True)]},
-    }
-
-    def on_model_change(self, form, model, is_created):
-        chain = model.review_chain or []
-        codes = {lv.value for lv in Level}
-        if not isinstance(chain, list) or not chain or any(x not in codes for x in chain) or len(set(chain)) != len(chain):
-            raise ValidationError("审核流程应为不重复的审核环节列表：dept、unit、authority、bureau")
-        order = [lv.value for lv in Level]
-        if [x for x in order if x in chain] != chain:
-            raise ValidationError("审核环节应按 部门 → 单位 → 主管部门 → 科技局 的顺序排列")
-        try:
-            quotas.normalize(model.quota_rule)
-        except (ValueError, TypeError) as exc:
-            raise ValidationError(f"申报限额规则有误：{exc}")
-        if model.opens_at and model.closes_at and model.closes_at <= model.opens_at:
-            raise ValidationError("申报截止时间应晚于开始时间")
-
-
 class ReviewRecordView(ScopedModelView):
     """审批意见: every transition, exportable; read-only."""
 
@@ -476,7 +610,7 @@ class ReviewRecordView(ScopedModelView):
         "actor_name": lambda v, c, m, n: display.reader(ReviewRecord, "actor_name")(m),  # 姓名（单位/二级单位）, one query a page
         "role": lambda v, c, m, n: display.reader(ReviewRecord, "role")(m),  # the system's own decisions: 系统
         "level": lambda v, c, m, n: Level(m.level).label if m.level else "",
-        "action": lambda v, c, m, n: workflow.DECLARATION.by_action[m.action].label if m.action in workflow.DECLARATION.by_action else m.action,
+        **display_formatters(ReviewRecord, "action", "from_status", "to_status"),  # the call type's words (退回企业)
     }
 
 
@@ -496,7 +630,8 @@ class ProgressReportView(ScopedModelView):
     def scope_form(self, form, model=None):
         form = super().scope_form(form, model)
         if hasattr(form, "declaration"):
-            form.declaration.query = form.declaration.query.filter(Declaration.status == Status.approved)
+            form.declaration.query = form.declaration.query.filter(  # seed 003 §3: 省厅下达通过的项目
+                Declaration.status == Status.approved, Declaration.release_status == ReleaseStatus.released)
         return form
 
     def on_model_change(self, form, model, is_created):
@@ -516,9 +651,43 @@ class UnitRevenueView(ScopedModelView):
 
 
 
+class StartupDeclarationView(DeclarationView):
+    """创业资助 (seed 002 §3.1): the returnee's 创业资助 declarations and 新增 in its calls only."""
+
+    call_type = CallType.startup
+    column_filters = tuple(f for f in DeclarationView.column_filters if f.name not in ("申报类型", "项目状态")) + (
+        StateFilter(Declaration.status, "项目状态", CallType.startup),)
+
+
+class InnovationDeclarationView(DeclarationView):
+    """创新资助 (seed 002 §3.2), as 创业资助."""
+
+    call_type = CallType.innovation_fund
+    column_filters = tuple(f for f in DeclarationView.column_filters if f.name not in ("申报类型", "项目状态")) + (
+        StateFilter(Declaration.status, "项目状态", CallType.innovation_fund),)
+
+
+class RoleNamedMenuView(MenuView):
+    """A menu entry named as its view is for the user (本单位的项目 for the unit side)."""
+
+    @property
+    def name(self):
+        return self._view.name if self._view is not None else self._text
+
+    @name.setter
+    def name(self, value):
+        self._text = value
+
+
 def register(admin, session):
-    admin.add_view(DeclarationView(Declaration, session, name="申报书", category=CATEGORY, endpoint="declaration"))
-    admin.add_view(CallView(Call, session, name="申报批次", category=CATEGORY, endpoint="call"))
+    declarations = DeclarationView(Declaration, session, name="申报书", category=CATEGORY, endpoint="declaration")
+    admin.add_view(declarations)
+    for item in admin.menu():  # the entry reads the view's name per role
+        for entry in item._children if item.is_category() else [item]:
+            if getattr(entry, "_view", None) is declarations:
+                entry.__class__ = RoleNamedMenuView
+    admin.add_view(StartupDeclarationView(Declaration, session, name="创业资助", category=CATEGORY, endpoint="startup_declaration"))
+    admin.add_view(InnovationDeclarationView(Declaration, session, name="创新资助", category=CATEGORY, endpoint="innovation_declaration"))
     admin.add_view(ReviewRecordView(ReviewRecord, session, name="审批意见", category=CATEGORY, endpoint="review_record"))
     admin.add_view(ProgressReportView(ProgressReport, session, name="调度填报", category=CATEGORY, endpoint="progress_report"))
     admin.add_view(UnitRevenueView(UnitRevenue, session, name="单位营业收入", category=CATEGORY, endpoint="unit_revenue"))

@@ -67,8 +67,10 @@ def display(value) -> str:
     return str(value)
 
 
-def xlsx_response(title: str, headers: list[str], rows: Iterable[Iterable], total: Optional[list] = None) -> Response:
-    """What the page shows as a workbook (the shared streaming writer): rows, then 合计 if any."""
+def xlsx_response(title: str, headers: list[str], rows: Iterable[Iterable], total: Optional[list] = None,
+                  caption: bool = False, note: str = "") -> Response:
+    """What the page shows as a workbook (the shared streaming writer): rows, then 合计 if any.
+    With `caption` the title (e.g. "2022年 区县入库企业情况统计表") is also the first row, followed by `note`."""
     def values():
         for row in rows:
             yield [_excel(v) for v in row]
@@ -76,7 +78,8 @@ def xlsx_response(title: str, headers: list[str], rows: Iterable[Iterable], tota
             yield [_excel(v) for v in total]
 
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
-    write_xlsx(spool, title, [str(h) for h in headers], values())
+    first_row = (f"{title}　注：{note}" if note else title) if caption else None
+    write_xlsx(spool, title, [str(h) for h in headers], values(), caption=first_row)
     spool.seek(0)
     filename = f"{title}_{datetime.now():%Y%m%d%H%M%S}.xlsx"
     return Response(spool.read(), mimetype=XLSX_MIME, headers={"Content-Disposition": content_disposition(filename)})

@@ -23,6 +23,7 @@ class TablePage(ScopedPage):
     tabs: Optional[dict] = None
     period = "year"
     note = ""
+    data_name = "年报数据"  # what the years are years of, for "没有该年份的…"
     build: Callable = None  # (session, principal, period, tab) -> stats.Table
 
     def choices(self):
@@ -36,14 +37,15 @@ class TablePage(ScopedPage):
             try:
                 stats.month_bounds(month)
             except ValueError:
-                errors["month"] = "月份格式应为 YYYY-MM"
+                errors["month"] = "月份格式应为“年-月”，如 2022-05，已显示本月"
                 month = self.default_month()
             value = month
         else:
             years = self.choices()
-            value = arg_int("year", years[0])
+            value = arg_int("year")
             if value not in years:
-                errors["year"] = "没有该年份的年报数据"
+                if request.args.get("year"):
+                    errors["year"] = f"没有该年份的{self.data_name}，已显示{years[0]}年"
                 value = years[0]
         tab = request.args.get("tab") or (next(iter(self.tabs)) if self.tabs else None)
         if self.tabs and tab not in self.tabs:
@@ -56,8 +58,10 @@ class TablePage(ScopedPage):
     def table(self, value, tab):
         return type(self).build(db.session, self.p, value, tab) if self.tabs else type(self).build(db.session, self.p, value)
 
-    def sheet_title(self, tab):
-        return f"{self.title}-{self.tabs[tab]}" if self.tabs else self.title
+    def sheet_title(self, value, tab):
+        """"2022年 区县入库企业情况统计表-年报数量", "2022年5月 培育进度统计表": the period first."""
+        period = stats.month_text(value) if self.period == "month" else f"{value}年"
+        return f"{period} {self.title}-{self.tabs[tab]}" if self.tabs else f"{period} {self.title}"
 
     @expose("/")
     def index(self):
@@ -71,13 +75,14 @@ class TablePage(ScopedPage):
     def export(self):
         value, tab, _ = self.read()
         table = self.table(value, tab)
-        return xlsx_response(self.sheet_title(tab), table.headers, table.rows, table.total)
+        return xlsx_response(self.sheet_title(value, tab), table.headers, table.rows, table.total, caption=True, note=self.note)
 
 
 class CultivationPage(TablePage):
     title = "培育进度统计表"
     period = "month"
-    note = "按所选月份统计：本月新增入库与本月提交年报按发生日期计，累计数截至该月末。"
+    note = ("按所选月份统计：本月新增入库与本月提交年报按发生日期计，累计数截至该月末；"
+            "待审核企业：截至该月末已提交、仍待审核的企业。")
     build = staticmethod(stats.cultivation_progress)
 
 
@@ -98,6 +103,8 @@ class AnnualSummaryPage(TablePage):
 class VoucherClaimsPage(TablePage):
     title = "科技创新券申领统计表"
     tabs = stats.VOUCHER_TABS
+    note = stats.VOUCHER_NOTE
+    data_name = "创新券数据"
     build = staticmethod(stats.voucher_claims)
 
     def choices(self):
@@ -108,6 +115,7 @@ class VoucherEnterprisePage(TablePage):
     """科技创新券情况统计表: per enterprise, with year, search and pages."""
 
     title = "科技创新券情况统计表"
+    data_name = "创新券数据"
 
     def choices(self):
         return stats.voucher_years(db.session, self.p) or [date.today().year - 1]
@@ -128,7 +136,7 @@ class VoucherEnterprisePage(TablePage):
         value, _, _ = self.read()
         search = arg_text("search")
         table, _ = stats.voucher_by_enterprise(db.session, self.p, value, search, 0, None)
-        return xlsx_response(self.title, table.headers, table.rows, table.total)
+        return xlsx_response(self.sheet_title(value, None), table.headers, table.rows, table.total, caption=True)
 
 
 class OverviewPage(ScopedPage):
@@ -136,7 +144,7 @@ class OverviewPage(ScopedPage):
 
     @expose("/")
     def index(self):
-        return self.render("admin/enterprises/overview.html", data_url=url_for(".data"))
+        return self.render("admin/enterprises/overview.html", data_url=url_for(".data"), note=stats.OVERVIEW_NOTE)
 
     @expose("/data/")
     def data(self):
@@ -149,28 +157,38 @@ class CustomQueryPage(ScopedPage):
     def read(self):
         years = stats.years(db.session, self.p)
         year = arg_int("year")
-        if year is not None and year not in years:
+        errors = {}
+        if year not in years:
+            if request.args.get("year"):
+                errors["year"] = "没有该年份的年报数据，已显示全部年份"
             year = None
         fields = [f for f in request.args.getlist("f") if f in stats.CUSTOM_BY_KEY] or list(stats.CUSTOM_DEFAULT)
-        return year, arg_text("search"), fields, years
+        return year, arg_text("search"), fields, years, errors
+
+    @staticmethod
+    def note(year, fields) -> str:
+        """With 全部 years, what the report fields' 最近一年年报 means."""
+        return stats.LATEST_NOTE if not year and any(stats.CUSTOM_BY_KEY[f].report for f in fields) else ""
 
     @expose("/")
     def index(self):
-        year, search, fields, years = self.read()
+        year, search, fields, years, errors = self.read()
         stmt, headers = stats.custom_query(self.p, fields, year, search)
         page = max(0, arg_int("page", 0) or 0)
         count = stats.count_of(db.session, stmt)
         rows = db.session.execute(stmt.offset(page * PAGE_SIZE).limit(PAGE_SIZE)).all()
         return self.render("admin/enterprises/custom.html", year=year, years=years, search=search, headers=headers,
-                           rows=rows, display=display, fields=stats.CUSTOM_FIELDS, picked=fields, offset=page * PAGE_SIZE,
+                           errors=errors, note=self.note(year, fields), rows=rows, display=display,
+                           fields=stats.CUSTOM_FIELDS, picked=fields, offset=page * PAGE_SIZE,
                            pager={"page": page, "pages": max(1, -(-count // PAGE_SIZE)), "count": count})
 
     @expose("/export/xlsx/")
     def export(self):
-        year, search, fields, _ = self.read()
+        year, search, fields, _, _ = self.read()
         stmt, headers = stats.custom_query(self.p, fields, year, search)
         rows = db.session.execute(stmt.execution_options(yield_per=2000))
-        return xlsx_response("自定义查询", headers, rows)
+        title = f"{year}年 自定义查询" if year else "全部年份 自定义查询"
+        return xlsx_response(title, headers, rows, caption=True, note=self.note(year, fields))
 
 
 def register(admin, session):

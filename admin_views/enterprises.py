@@ -5,7 +5,7 @@ from flask import request
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.form import rules
 from markupsafe import Markup
-from sqlalchemy import Integer, Numeric, select
+from sqlalchemy import Integer, Numeric, Unicode, cast, or_, select
 from wtforms.validators import NumberRange, Optional as OptionalValidator, ValidationError
 
 from extensions import db
@@ -24,9 +24,12 @@ from models import (
 )
 from rules import enterprise_review as review
 from rules import display, permissions, scope
+from rules import renames
 from rules.params import parse_int
 
 from .base import ScopedModelView, current_role, principal, scoped_options
+from .checks import like_pattern
+from .export import display_formatters
 
 MENU_ORDER = 50
 FILLERS = frozenset({Role.unit_admin, Role.applicant})
@@ -120,13 +123,30 @@ class EnterpriseView(ReviewDetailsMixin, ScopedModelView):
     column_details_list = ("name", "uscc", "region", "zone", "registered_on", "registered_capital", "legal_rep", "address",
                            "industry", "industry_category", "scale", "hitech_field", "contact_name", "contact_mobile",
                            "main_business", "main_revenue", "above_scale", "review_status", "review_opinion",
-                           "storage_status", "stored_on", "submitted_at", "unit")
+                           "storage_status", "stored_on", "submitted_at", "unit", "former_names")
+    column_labels = {"former_names": "曾用名"}
+    column_formatters = display_formatters(Enterprise, "former_names")  # details and the export's extra column
     column_export_list = ("name", "uscc", "region", "zone", "registered_on", "legal_rep", "industry", "industry_category",
                           "scale", "hitech_field", "contact_name", "contact_mobile", "main_revenue", "above_scale",
                           "review_status", "storage_status", "stored_on")
     form_columns = ("name", "uscc", "region", "zone", "registered_on", "registered_capital", "legal_rep", "address",
                     "industry", "industry_category", "scale", "hitech_field", "contact_name", "contact_mobile",
                     "main_business", "main_revenue", "above_scale")
+
+    def _search_hint(self) -> str:
+        return super()._search_hint() + "、曾用名"
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        """企业名称 or 统一社会信用代码, and any former name (曾用名, rules/renames.py), `%` and `_` literal."""
+        for term in search.split(" "):
+            if not term:
+                continue
+            pattern = like_pattern(term)
+            match = or_(*(cast(c, Unicode).ilike(pattern, escape="\\") for c in (Enterprise.name, Enterprise.uscc)),
+                        renames.former_name_match(pattern))
+            query = query.filter(match)
+            count_query = count_query.filter(match) if count_query is not None else None
+        return query, count_query, joins, count_joins
 
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
@@ -135,6 +155,23 @@ class EnterpriseView(ReviewDetailsMixin, ScopedModelView):
                 if hasattr(form, name):
                     delattr(form, name)
         return form
+
+    def projects(self, obj) -> list[dict]:
+        """项目基本信息 (seed 003): the enterprise's declarations and its claimed 老项目, in the user's scope."""
+        from flask import g, url_for
+
+        from rules.legacy import enterprise_projects
+
+        memo = g.setdefault("enterprise_projects", {})  # the tab's title and its table ask alike
+        if obj.id in memo:
+            return memo[obj.id]
+        p = principal()
+        rows = memo[obj.id] = enterprise_projects(db.session, p, obj)
+        endpoints = {"declaration": "declaration", "legacy": "legacy_project"}
+        for row in rows:
+            endpoint = endpoints[row["kind"]]
+            row["url"] = url_for(f"{endpoint}.details_view", id=row["id"]) if permissions.allowed(p, endpoint) else None
+        return rows
 
     def row_refusal(self, action, row):
         if action == "edit" and row.review_status == EnterpriseStatus.approved and current_role() in FILLERS:
@@ -167,6 +204,7 @@ class AnnualReportView(ReviewDetailsMixin, ScopedModelView):
 
     column_list = ("enterprise", "enterprise.uscc", "enterprise.region", "year", "revenue", "staff", "submitted_at", "status")
     column_labels = {"enterprise.uscc": "统一社会信用代码", "enterprise.region": "所属区县"}
+    column_formatters = display_formatters(AnnualReport, "enterprise")  # the name valid in the report's year
     column_searchable_list = ("enterprise.name", "enterprise.uscc")
     column_sortable_list = ("year", "revenue", "staff", "submitted_at", "status")
     column_default_sort = ("id", True)
@@ -241,6 +279,7 @@ class CreditRatingView(ScopedModelView):
     can_view_details = True
     column_list = ("enterprise", "enterprise.uscc", "enterprise.region", "year", "grade", "score", "credit_limit", "bank")
     column_labels = {"enterprise.uscc": "统一社会信用代码", "enterprise.region": "所属区县"}
+    column_formatters = display_formatters(CreditRating, "enterprise")  # the name valid in the rating's year
     column_searchable_list = ("enterprise.name", "enterprise.uscc")
     column_sortable_list = ("year", "grade", "score", "credit_limit")
     column_default_sort = ("id", True)

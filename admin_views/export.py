@@ -39,6 +39,11 @@ def column_choices(view) -> list[tuple[str, str, bool]]:
         if name not in excluded and name not in seen and not _is_json(view.model, name):
             choices.append((name, str(text), False))
             seen.add(name)
+    extra = getattr(view, "extra_export_choices", None)  # e.g. the calls' own fields of 申报书
+    for name, text, default in (extra() if extra else ()):
+        if name not in seen:
+            choices.append((name, text, default))
+            seen.add(name)
     return choices
 
 

@@ -79,21 +79,21 @@ def my_declarations(p: scope.Principal, view) -> Optional[dict]:
     if view is None or not permissions.allowed(p, view.endpoint, "create"):
         return None
     rows = db.session.execute(
-        select(Declaration.status, Call.authority_label, func.count())
+        select(Declaration.status, Call.authority_label, Call.type, func.count())
         .join(Call, Call.id == Declaration.call_id)
         .where(scope.predicate(p, Declaration), *_base(view))
-        .group_by(Declaration.status, Call.authority_label)
+        .group_by(Declaration.status, Call.authority_label, Call.type)
     ).all()
     counts: dict[Status, int] = {}
     names: dict[Status, set] = {}
-    for status, authority_label, n in rows:
+    for status, authority_label, call_type, n in rows:
         counts[status] = counts.get(status, 0) + n
-        names.setdefault(status, set()).add(authority_label)
+        names.setdefault(status, set()).add((authority_label, call_type))
     every_call = set().union(*names.values())
 
-    def label(state: Status) -> str:
-        agreed = names.get(state) or every_call
-        return workflow.status_label(state, _named(next(iter(agreed)))) if len(agreed) == 1 else state.label
+    def label(state: Status) -> str:  # the call types' words (workflow.WORDING) where the calls agree
+        said = {workflow.status_label(state, _named(*facts)) for facts in names.get(state) or every_call}
+        return said.pop() if len(said) == 1 else state.label
 
     shown = [st for st in Status if counts.get(st) or st != Status.dept_review or p.secondary_unit_id is not None]
     states = [{"status": st, "label": label(st), "count": counts.get(st, 0), "url": view.filter_url(项目状态=st.value)}
@@ -106,9 +106,9 @@ def _actor_name(username: Optional[str]) -> str:
     return username if username and username != "system" else display.SYSTEM_ACTOR
 
 
-def _named(authority_label: Optional[str]):
-    """What `workflow.status_label` reads of a call (its own name of 主管部门审核), from a row."""
-    return SimpleNamespace(authority_label=authority_label)
+def _named(authority_label: Optional[str], call_type=None):
+    """What `workflow.status_label` reads of a call (its type, its own name of 主管部门审核), from a row."""
+    return SimpleNamespace(authority_label=authority_label, type=call_type)
 
 
 # -- reviewers: the latest 审核通过 / 退回 in their scope -----------------------------------------
@@ -120,7 +120,7 @@ def recent_reviews(p: scope.Principal, view) -> Optional[list[dict]]:
     rows = db.session.execute(
         select(ReviewRecord.id, ReviewRecord.at, ReviewRecord.action, ReviewRecord.user_id, ReviewRecord.actor_name,
                ReviewRecord.from_status, ReviewRecord.to_status, Declaration.id.label("declaration_id"),
-               Declaration.name, Call.authority_label)
+               Declaration.name, Call.authority_label, Call.type)
         .join(Declaration, Declaration.id == ReviewRecord.declaration_id)
         .join(Call, Call.id == Declaration.call_id)
         .where(scope.predicate(p, ReviewRecord), scope.predicate(p, Declaration), *_base(view),
@@ -131,9 +131,9 @@ def recent_reviews(p: scope.Principal, view) -> Optional[list[dict]]:
     actors = display.actor_labels(db.session, {r.user_id for r in rows})
     out = []
     for r in rows:
-        call = _named(r.authority_label)
+        call = _named(r.authority_label, r.type)
         out.append({
-            "id": r.id, "at": r.at, "name": r.name, "action": workflow.BY_ACTION[r.action].label,
+            "id": r.id, "at": r.at, "name": r.name, "action": workflow.action_label(r.action, call),
             "url": url_for(f"{view.endpoint}.details_view", id=r.declaration_id),
             "level": workflow.status_label(r.from_status, call),
             "to_status": r.to_status, "to_label": workflow.status_label(r.to_status, call),

@@ -252,20 +252,27 @@ class ListUI:
                 labels = {self.action_label(name, text, row) for row in rows
                           if any(x.action == name for x in self.transitions_for(row))}
                 label = labels.pop() if len(labels) == 1 else str(text)
-                review.append({"name": name, "label": label, "reason": t.reason})
+                review.append({"name": name, "label": label, "reason": t.reason, "asks": t.asks})
             else:
                 reason = self.reason_actions.get(name)
-                buttons.append({"name": name, "label": self.bulk_label(name, text),
+                buttons.append({"name": name, "label": self.bulk_label(name, text, rows),
                                 "reason": reason, "confirm": t.confirm if t is not None else None})
         return {"buttons": buttons, "review": review, "review_label": self.review_button_label}
 
     review_button_label = "批量审核"
 
-    def bulk_label(self, name: str, text: str) -> str:
-        """A toolbar button's label: the transition table's bulk wording (批量提交), else its label."""
+    def bulk_label(self, name: str, text: str, rows=()) -> str:
+        """A toolbar button's label: the words of the page's rows when they all agree (a call
+        type's 上报至县区, `Transition.bulk_label_for`), else the table's bulk wording (批量提交)."""
         m = self.machine
         t = m.by_action.get(name) if m is not None else None
-        return (getattr(t, "bulk_label", "") or str(text)) if t is not None else str(text)
+        if t is None:
+            return str(text)
+        if t.bulk_label_for is not None and rows:
+            labels = {t.bulk_label_for(row) for row in rows}
+            if len(labels) == 1:
+                return labels.pop()
+        return t.bulk_label or str(text)
 
     def action_label(self, name: str, text: str, row=None) -> str:
         """A review button's label for this user (and row): the transition table's, which may name

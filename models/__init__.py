@@ -40,3 +40,9 @@ from .reviews import ReviewLog  # noqa: F401
 
 # -- ways in: outbox of notices (issue 12) --
 from .messages import Channel, Message, MessageStatus  # noqa: F401
+
+# -- 企业更名管理 (issue 14) --
+from .renames import EnterpriseName, EnterpriseRename, RenameFile, RenameStatus  # noqa: F401
+
+# -- 老项目认领 (issue 14) --
+from .legacy import ClaimStatus, LegacyProject  # noqa: F401

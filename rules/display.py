@@ -43,9 +43,23 @@ def _minute(value) -> str:
 # -- 申报管理 ------------------------------------------------------------------------------------
 @reads(Declaration, "status")
 def _declaration_status(d: Declaration) -> str:
-    from rules import workflow  # the call's own name of 主管部门审核
+    from rules import workflow  # the call type's words (WORDING), the call's own name of 主管部门审核
 
-    return workflow.status_label(d.status, d.call)
+    note = workflow.correction_note(d)
+    return workflow.status_label(d.status, d.call) + (f"（{note}）" if note else "")
+
+
+@reads(Declaration, "district")
+def _declaration_district(d: Declaration) -> str:
+    """区县 (seed 003 项目申报管理): the declaring unit's region."""
+    unit = d.unit
+    return unit.region.name if unit is not None and unit.region is not None else ""
+
+
+@reads(Declaration, "address")
+def _declaration_address(d: Declaration) -> str:
+    """通讯地址 (seed 003 项目申报): the declaring unit's address."""
+    return (d.unit.address or "") if d.unit is not None else ""
 
 
 @reads(Declaration, "submitted_at")
@@ -69,16 +83,47 @@ def _report_submitted(r: ProgressReport) -> str:
     return _minute(r.submitted_at)
 
 
+# 申报批次 in words, never its JSON (issue #14, rules/calls.py)
 @reads(Call, "review_chain")
 def _review_chain(c: Call) -> str:
-    return " → ".join((c.authority_label if x == "authority" else Level(x).label) for x in (c.review_chain or []))
+    from rules import calls
+
+    return calls.chain_text(c)
 
 
 @reads(Call, "quota_rule")
 def _quota_rule(c: Call) -> str:
-    from rules import quotas
+    from rules import calls
 
-    return quotas.describe(c.quota_rule)
+    return calls.quota_text(c)
+
+
+@reads(Call, "required_fields")
+def _required_fields(c: Call) -> str:
+    from rules import calls
+
+    return calls.required_text(c)
+
+
+@reads(Call, "required_attachments")
+def _required_attachments(c: Call) -> str:
+    from rules import calls
+
+    return calls.attachments_text(c)
+
+
+@reads(Call, "applicant_natures")
+def _applicant_natures(c: Call) -> str:
+    from rules import calls
+
+    return calls.natures_text(c)
+
+
+@reads(Call, "form_fields")
+def _form_fields(c: Call) -> str:
+    from rules import calls
+
+    return calls.form_fields_text(c)
 
 
 @reads(ReviewRecord, "at")
@@ -100,7 +145,24 @@ def _review_level(r: ReviewRecord) -> str:
 def _review_action(r: ReviewRecord) -> str:
     from rules import workflow
 
-    return workflow.BY_ACTION[r.action].label if r.action in workflow.BY_ACTION else r.action
+    call = r.declaration.call if r.declaration is not None else None
+    return workflow.action_label(r.action, call) if r.action in workflow.BY_ACTION else r.action
+
+
+def _review_state(column: str) -> Reader:
+    """原状态 / 新状态 as the declaration's call type names them (退回企业, 已上报省)."""
+
+    def read(r: ReviewRecord) -> str:
+        from rules import workflow
+
+        state = getattr(r, column)
+        return workflow.status_label(state, r.declaration.call if r.declaration is not None else None) if state is not None else ""
+
+    return read
+
+
+reads(ReviewRecord, "from_status")(_review_state("from_status"))
+reads(ReviewRecord, "to_status")(_review_state("to_status"))
 
 
 # -- 人员、账号、参考数据、日志 ------------------------------------------------------------------------
@@ -141,6 +203,7 @@ TABLE_LABELS = {
     "person": "个人信息", "progress_report": "调度填报", "region": "区县/园区", "review_log": "审批意见",
     "review_record": "审批意见", "secondary_unit": "二级单位", "unit": "单位信息",
     "unit_registration": "单位注册", "unit_revenue": "单位营业收入", "unit_change": "单位信息变更",
+    "enterprise_rename": "企业更名", "enterprise_rename_file": "更名证明材料", "enterprise_name": "企业曾用名",
 }
 SYSTEM_ACTOR = "系统"  # changes the system made itself (seeding, jobs), logged as `system`
 HIDDEN_KEYS = frozenset({"password_hash", "session_version"})
@@ -293,6 +356,7 @@ STATE_KINDS: dict[str, dict[str, str]] = {
     "AccountStatus": {"pending": "review", "active": "approved", "refused": "rejected"},
     "EnterpriseStatus": {"pending": "review", "approved": "approved", "rejected": "rejected"},
     "StorageStatus": {"out": "draft", "stored": "approved"},
+    "ReleaseStatus": {"pending": "draft", "released": "approved"},  # 项目下达 (issue 14)
     "ReportStatus": {"draft": "draft", "district_review": "review", "district_rejected": "returned",
                      "city_review": "review", "city_rejected": "returned", "approved": "approved"},
     "ExportStatus": {"queued": "draft", "running": "review", "done": "approved", "failed": "rejected", "expired": "draft"},
@@ -300,6 +364,8 @@ STATE_KINDS: dict[str, dict[str, str]] = {
     "UnitStatus": {"pending": "review", "approved": "approved", "rejected": "rejected"},
     "ReviewStatus": {"pending": "review", "approved": "approved", "rejected": "rejected"},
     "ChangeStatus": {"pending": "review", "approved": "approved", "rejected": "rejected", "withdrawn": "draft"},
+    "ClaimStatus": {"unclaimed": "draft", "pending": "review", "claimed": "approved", "rejected": "rejected"},  # 老项目认领
+    "RenameStatus": {"draft": "draft", "pending": "review", "approved": "approved", "returned": "returned", "rejected": "rejected"},
 }
 
 

@@ -130,17 +130,26 @@ def month_bounds(month: str) -> tuple[date, date]:
     return start, end
 
 
+def month_text(month: str) -> str:
+    """"2022-05" → "2022年5月"."""
+    start, _ = month_bounds(month)
+    return f"{start.year}年{start.month}月"
+
+
 def cultivation_progress(session: Session, p: Principal, month: str) -> Table:
+    """Like 累计入库 (stored now, stored before the month's end), 待审核 counts the enterprises pending
+    now whose basic info was submitted (or, never submitted, entered) before the month's end."""
     start, end = month_bounds(month)
+    sub_start, sub_end = datetime.combine(start, datetime.min.time()), datetime.combine(end, datetime.min.time())
     stored = Enterprise.storage_status == StorageStatus.stored
     measures = [
         _count_if(or_(Enterprise.registered_on.is_(None), Enterprise.registered_on < end)),
         _count_if(and_(stored, Enterprise.stored_on >= start, Enterprise.stored_on < end)),
         _count_if(and_(stored, Enterprise.stored_on < end)),
-        _count_if(Enterprise.review_status == EnterpriseStatus.pending),
+        _count_if(and_(Enterprise.review_status == EnterpriseStatus.pending,
+                       func.coalesce(Enterprise.submitted_at, Enterprise.created_at) < sub_end)),
     ]
     grouped, total = _by_district(session, p, measures, select(Enterprise))
-    sub_start, sub_end = datetime.combine(start, datetime.min.time()), datetime.combine(end, datetime.min.time())
     reports = select(AnnualReport).join(Enterprise, Enterprise.id == AnnualReport.enterprise_id).where(
         AnnualReport.submitted_at >= sub_start, AnnualReport.submitted_at < sub_end)
     submitted, submitted_total = _by_district(session, p, [func.count(AnnualReport.id)], reports)
@@ -155,6 +164,7 @@ def cultivation_progress(session: Session, p: Principal, month: str) -> Table:
 VOUCHER_TABS = {"type": "创新券类型", "scale": "企业规模", "industry": "产业类型", "field": "高新技术领域"}
 _VOUCHER_DICT = {"scale": ("enterprise_scale", "scale_id"), "industry": ("industry", "industry_id"), "field": ("hitech_field", "hitech_field_id")}
 VOUCHER_MEASURES = ["申领企业数(家)", "申领数量(张)", "申领金额(万元)", "兑付金额(万元)"]
+VOUCHER_NOTE = "合计按企业去重：同一企业申领多种或多张创新券只计一家，故“申领企业数”的合计可小于各行之和。"
 
 
 def _voucher_measures():
@@ -196,6 +206,7 @@ def voucher_by_enterprise(session: Session, p: Principal, year: int, search: str
 
 # -- 全市概况图 (§5.4) -------------------------------------------------------------------------
 ZONE_TYPES = [("两江新区", "in_liangjiang"), ("国家级高新区和经开区", None), ("市级高新区", "in_city_hitech")]
+OVERVIEW_NOTE = "园区/新区按企业的“所在园区/新区”统计，区县按企业的“所属区县”统计；未填写所在园区/新区的企业只计入所属区县。"
 
 
 def overview(session: Session, p: Principal) -> dict:
@@ -209,7 +220,9 @@ def overview(session: Session, p: Principal) -> dict:
     d = aliased(Region)
 
     def flag(attr):
-        return or_(getattr(d, attr).is_(True), and_(z.id.isnot(None), getattr(z, attr).is_(True)))
+        """In a zone of that type: the enterprise's 所在园区/新区 is one (a district's flags only say a zone
+        reaches into it), or the enterprise is registered in the zone itself."""
+        return or_(getattr(z, attr).is_(True), and_(d.kind == RegionKind.zone, getattr(d, attr).is_(True)))
 
     zone_conditions = [flag("in_liangjiang"), or_(flag("in_gaoxin"), flag("in_jingkai")), flag("in_city_hitech")]
     zone_stmt = (scoped.join(d, d.id == Enterprise.region_id).outerjoin(z, z.id == Enterprise.zone_id)
@@ -231,6 +244,7 @@ class Field:
     key: str
     label: str
     expr: Callable[[dict], object]
+    report: bool = False  # a figure of the annual report (of the chosen year, or the latest approved one)
 
 
 def _aliases():
@@ -253,19 +267,25 @@ CUSTOM_FIELDS: list[Field] = [
     Field("legal_rep", "法定代表人", lambda a: Enterprise.legal_rep),
     Field("storage_status", "入库状态", lambda a: Enterprise.storage_status),
     Field("review_status", "审核状态", lambda a: Enterprise.review_status),
-    Field("revenue", "营业收入(万元)", lambda a: a["r"].revenue),
-    Field("rd_expense", "研发费用总额(万元)", lambda a: a["r"].rd_expense),
-    Field("staff", "从业人员(人)", lambda a: a["r"].staff),
-    Field("tech_staff", "科技人员(人)", lambda a: a["r"].tech_staff),
-    Field("invention_patents", "有效发明专利(件)", lambda a: a["r"].invention_patents),
-    Field("report_status", "年报审核状态", lambda a: a["r"].status),
+    Field("report_year", "年报年度", lambda a: a["r"].year, True),
+    Field("revenue", "营业收入(万元)", lambda a: a["r"].revenue, True),
+    Field("rd_expense", "研发费用总额(万元)", lambda a: a["r"].rd_expense, True),
+    Field("staff", "从业人员(人)", lambda a: a["r"].staff, True),
+    Field("tech_staff", "科技人员(人)", lambda a: a["r"].tech_staff, True),
+    Field("invention_patents", "有效发明专利(件)", lambda a: a["r"].invention_patents, True),
+    Field("report_status", "年报审核状态", lambda a: a["r"].status, True),
 ]
+LATEST = "最近一年年报"
+LATEST_NOTE = "最近一年年报：年份选“全部”时，年报字段取各企业审核已通过的年报中年度最近的一份；没有已通过年报的企业，年报字段显示“--”（导出为空）。"
 CUSTOM_BY_KEY = {f.key: f for f in CUSTOM_FIELDS}
 CUSTOM_DEFAULT = ["region", "name", "industry", "uscc", "registered_on", "contact_name", "contact_mobile", "main_revenue"]
 
 
 def custom_query(p: Principal, keys: list[str], year: Optional[int], search: str = ""):
-    """(statement, headers) for the picked fields in the picked order; unknown keys are ignored."""
+    """(statement, headers) for the picked fields in the picked order; unknown keys are ignored.
+
+    A year lists the enterprises with a report of that year and its figures; 全部 (None) lists every
+    enterprise once, with the figures of its latest approved report (headers say 最近一年年报)."""
     picked = [CUSTOM_BY_KEY[k] for k in dict.fromkeys(keys) if k in CUSTOM_BY_KEY] or [CUSTOM_BY_KEY[k] for k in CUSTOM_DEFAULT]
     a = _aliases()
     r = a["r"]
@@ -277,15 +297,19 @@ def custom_query(p: Principal, keys: list[str], year: Optional[int], search: str
         .outerjoin(a["category"], a["category"].id == Enterprise.industry_category_id)
         .outerjoin(a["scale"], a["scale"].id == Enterprise.scale_id)
         .outerjoin(a["field"], a["field"].id == Enterprise.hitech_field_id)
-        .outerjoin(r, and_(r.enterprise_id == Enterprise.id, r.year == (year or 0)))
         .where(predicate(p, Enterprise))
         .order_by(a["region"].sort, Enterprise.name, Enterprise.id)
     )
     if year:
-        stmt = stmt.where(r.id.isnot(None))
+        stmt = stmt.join(r, and_(r.enterprise_id == Enterprise.id, r.year == year))
+    else:
+        latest = (select(AnnualReport.enterprise_id, func.max(AnnualReport.year).label("year"))
+                  .where(AnnualReport.status == ReportStatus.approved).group_by(AnnualReport.enterprise_id).subquery())
+        stmt = (stmt.outerjoin(latest, latest.c.enterprise_id == Enterprise.id)
+                .outerjoin(r, and_(r.enterprise_id == Enterprise.id, r.year == latest.c.year)))
     if search:
         stmt = stmt.where(or_(Enterprise.name.contains(search, autoescape=True), Enterprise.uscc.contains(search, autoescape=True)))
-    return stmt, [f.label for f in picked]
+    return stmt, [f"{f.label}（{LATEST}）" if f.report and not year else f.label for f in picked]
 
 
 def count_of(session: Session, stmt) -> int:

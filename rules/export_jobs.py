@@ -25,10 +25,10 @@ from typing import IO, Any, Callable, Iterator, Mapping, Optional, Sequence
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from models import Base, ExportJob, ExportStatus, User
-from rules import audit, display, permissions, scope
+from models import Base, DictItem, ExportJob, ExportStatus, User
+from rules import audit, display, form_fields, permissions, scope
 from rules.exporting import cell_value, write_xlsx
 
 CHUNK = 1000
@@ -147,9 +147,41 @@ def _resolve(obj, path: str):
     return obj
 
 
+CUSTOM_PREFIX = "extra:"  # a call's own field (rules/form_fields.py): "extra:<call id>:<key>"
+
+
+def custom_column(call_id: int, key: str) -> str:
+    return f"{CUSTOM_PREFIX}{call_id}:{key}"
+
+
+def _custom_getter(name: str) -> Callable[[Any], Any]:
+    """A declaration's value of its call's own field, in words; empty for rows of other calls."""
+    call_part, _, key = name.removeprefix(CUSTOM_PREFIX).partition(":")
+    call_id = int(call_part) if call_part.isdigit() else None
+    names: dict = {}
+
+    def get(obj):
+        if obj.call_id != call_id:
+            return None
+        defn = next((d for d in form_fields.of_declaration(obj) if d["key"] == key), None)
+        value = (obj.extra or {}).get(key)
+        if defn is None or value is None:
+            return None
+        if defn["type"] == "number":
+            return Decimal(str(value))
+        if defn["type"] == "select" and value not in names:
+            item = object_session(obj).get(DictItem, value)
+            names[value] = item.name if item is not None else "（已停用的选项）"
+        return cell_value(form_fields.shown(defn, value, names))
+
+    return get
+
+
 def object_getter(model: type, column: SheetColumn) -> Callable[[Any], Any]:
     """ORM row → typed cell value."""
     name = column.name
+    if name.startswith(CUSTOM_PREFIX):
+        return _custom_getter(name)
     if column.display:
         read = display.reader(model, name)
         if read is None:

@@ -222,7 +222,9 @@ class XlsxStreamWriter:
         widths: Optional[Sequence[float]] = None,
         compresslevel: int = 1,
         flush_rows: int = 500,
+        caption: Optional[str] = None,
     ) -> None:
+        """`caption`, if any, is a title row above the header row (e.g. "2022年 区县入库企业情况统计表")."""
         self.headers = [str(h) for h in headers]
         self.rows_written = 0
         self._ncols = len(self.headers)
@@ -231,13 +233,17 @@ class XlsxStreamWriter:
         self._title = sheet_title(sheet_name)
         self._zip = zipfile.ZipFile(fileobj, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
         self._sheet = self._zip.open("xl/worksheets/sheet1.xml", "w", force_zip64=True)
-        self._row = 1
+        self._caption = caption
+        self._row = self._head = 2 if caption else 1
         self._buffer: list[str] = []
         widths = list(widths) if widths is not None else column_widths(self.headers, [])
         self._put(self._sheet_head(widths))
+        if caption:
+            self._buffer.append(f'<row r="1"><c r="A1" s="{STYLE_HEADER}" t="inlineStr"><is><t>{_escape(caption)}</t></is></c></row>')
+        head = self._head
         self._buffer.append(
-            '<row r="1">' + "".join(
-                f'<c r="{letter}1" s="{STYLE_HEADER}" t="inlineStr"><is><t>{_escape(h)}</t></is></c>'
+            f'<row r="{head}">' + "".join(
+                f'<c r="{letter}{head}" s="{STYLE_HEADER}" t="inlineStr"><is><t>{_escape(h)}</t></is></c>'
                 for letter, h in zip(self._letters, self.headers)
             ) + "</row>"
         )
@@ -249,8 +255,8 @@ class XlsxStreamWriter:
             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
             '<sheetViews><sheetView workbookViewId="0" tabSelected="1">'
-            '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
+            f'<pane ySplit="{self._head}" topLeftCell="A{self._head + 1}" activePane="bottomLeft" state="frozen"/>'
+            f'<selection pane="bottomLeft" activeCell="A{self._head + 1}" sqref="A{self._head + 1}"/></sheetView></sheetViews>'
             '<sheetFormatPr defaultRowHeight="15"/>'
             + (f"<cols>{cols}</cols>" if cols else "")
             + "<sheetData>"
@@ -303,7 +309,9 @@ class XlsxStreamWriter:
         last = self._letters[self._ncols - 1] if self._ncols else "A"
         tail = "</sheetData>"
         if self._ncols:
-            tail += f'<autoFilter ref="A1:{last}{self._row}"/>'
+            tail += f'<autoFilter ref="A{self._head}:{last}{self._row}"/>'
+        if self._caption and self._ncols > 1:
+            tail += f'<mergeCells count="1"><mergeCell ref="A1:{last}1"/></mergeCells>'
         tail += '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
         self._put(tail)
         self._sheet.close()
@@ -320,7 +328,7 @@ class XlsxStreamWriter:
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
             f'<bookViews><workbookView/></bookViews><sheets><sheet name="{_escape(self._title)}" sheetId="1" r:id="rId1"/></sheets>'
             + (f'<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
-               f"'{_escape(self._title)}'!$A$1:${last}${self._row}</definedName></definedNames>" if self._ncols else "")
+               f"'{_escape(self._title)}'!$A${self._head}:${last}${self._row}</definedName></definedNames>" if self._ncols else "")
             + "</workbook>",
         )
         z.writestr(
@@ -355,15 +363,16 @@ class XlsxStreamWriter:
 
 
 def write_xlsx(fileobj: IO[bytes], sheet_name: str, headers: Sequence[str], rows: Iterable[Sequence[Any]],
-               sample_rows: int = 200) -> int:
-    """Write `rows` (an iterator is fine) with widths taken from the header and the first rows."""
+               sample_rows: int = 200, caption: Optional[str] = None) -> int:
+    """Write `rows` (an iterator is fine) with widths taken from the header and the first rows;
+    `caption` is a title row above the header."""
     rows = iter(rows)
     head = []
     for values in rows:
         head.append(values)
         if len(head) >= sample_rows:
             break
-    with XlsxStreamWriter(fileobj, sheet_name, headers, column_widths(headers, head)) as xw:
+    with XlsxStreamWriter(fileobj, sheet_name, headers, column_widths(headers, head), caption=caption) as xw:
         xw.write_rows(head)
         xw.write_rows(rows)
         return xw.rows_written

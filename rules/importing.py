@@ -269,6 +269,7 @@ class ImportSpec:
     row_check: Optional[Callable[[dict], list[tuple[str, str]]]] = None  # values → [(header, reason)]
     defaults: dict = field(default_factory=dict)  # values set on created rows only
     after_apply: Optional[Callable[[Session], Any]] = None  # runs in the same transaction, after the rows
+    create_only: bool = False  # a key already in the database is a row error, never an update (老项目)
 
     @property
     def headers(self) -> list[str]:
@@ -578,6 +579,10 @@ def _compare(session, spec, plan, parsed, present, chunk) -> None:
             if found is None:
                 plan.creates.append((number, row))
                 continue
+            if spec.create_only:
+                key = spec.column(spec.key[-1])
+                plan.errors.append(RowError(number, key.header, f"{key.header}“{shorten(row[key.attr])}”已存在，不能重复导入"))
+                continue
             row_pk, current = found
             before = {a: current[a] for a in tracked if not _same(current[a], row[a])}
             if before:
@@ -744,3 +749,41 @@ register(ImportSpec(
 
 def template_rows(spec: ImportSpec) -> tuple[list[str], list[Sequence]]:
     return spec.headers, [list(r) for r in spec.examples]
+
+
+# -- 老项目导入 (issue 14): projects of earlier years for 老项目认领 ----------------------------------
+from models import LegacyProject  # noqa: E402  (the block stays at the end of the file)
+
+
+def project_year(value, lookups):
+    year = integer(value, lookups)
+    if year is not None and not 1990 <= year <= 2100:
+        raise Invalid("应为 1990 到 2100 之间的年份，如 2019")
+    return year
+
+
+# 项目编号 is the old system's: a number already imported is refused (a claimed project never
+# changes under its enterprise through a second file).
+register(ImportSpec(
+    name="legacy_project",
+    title="老项目",
+    model=LegacyProject,
+    key=("number",),
+    create_only=True,
+    roles=frozenset({Role.sysadmin, Role.bureau}),
+    columns=(
+        Column("项目编号", "number", text(30), required=True),
+        Column("年度", "year", project_year, required=True, note="如 2019"),
+        Column("批次", "batch", text(20), note="如 第二批、上半年"),
+        Column("企业名称", "enterprise_name", text(200), required=True),
+        Column("统一社会信用代码", "uscc", upper_text(18, uscc_error), required=True, note="认领时与企业的统一社会信用代码比对"),
+        Column("项目名称", "name", text(200), required=True),
+        Column("项目技术水平", "tech_level", text(50), note="如 国内先进"),
+        Column("产业类别", "industry_category", text(50), note="如 新一代信息技术"),
+        Column("状态", "original_status", text(30), note="原系统的项目状态，如 已批准、已上报省"),
+    ),
+    examples=(
+        ("201821901203", 2018, "第二批", "重庆示例智造科技有限公司", "91500112MA61C7LQ3L", "人才公共服务信息平台", "国内先进", "新一代信息技术", "已批准"),
+        ("201931001105", 2019, "第三批", "重庆示例智造科技有限公司", "91500112MA61C7LQ3L", "微服务开发平台", "国内先进", "新一代信息技术", "已上报省"),
+    ),
+))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from models import AnnualReport, Enterprise, LibraryParam, ListingStatus, Region, ReportStatus, StorageStatus
 
 from .scope import Principal, predicate
+from .renames import name_on_sql
 
 WAN_5000, WAN_20000 = 5000, 20000  # revenue bands of the 高新技术企业认定管理办法, in 万元
 
@@ -421,7 +422,7 @@ class Query:
 
 
 LIST_COLUMNS = (
-    ("企业名称", lambda f: f.e.name),
+    ("企业名称", lambda f: name_on_sql(f.e.id, f.e.name, date(f.year, 12, 31))),  # the name of the report year (rules/renames.py)
     ("统一社会信用代码", lambda f: f.e.uscc),
     ("所属区县", lambda f: Region.name),
     ("注册时间", lambda f: f.e.registered_on),

@@ -10,14 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from models import AccountStatus, CallType, Role, Status
+from models import AccountStatus, CallType, RenameStatus, Role, Status
 
 from . import scope
 from .authorisation import ACCOUNT
 from .enterprise_review import ANNUAL_REPORT, ENTERPRISE
 from .libraries import LIBRARIES
+from .legacy import LEGACY
 from .people import PERSON
 from .registration import REGISTRATION
+from .release import DECLARATION_RELEASE
+from .renames import RENAMES
 from .transitions import Machine
 from .unit_changes import UNIT_CHANGES
 from .workflow import DECLARATION, PROGRESS_REPORT
@@ -74,16 +77,27 @@ VIEWS: dict[str, Grant] = {
     "secondary_unit":       Grant(UNIT_VIEWERS | {Role.dept_admin}, UNIT_MANAGERS, UNIT_MANAGERS, UNIT_MANAGERS),
     # 项目申报
     "declaration":          Grant(ALL,                APPLICANT,         APPLICANT,         APPLICANT,  {"rank": RANKERS}, DECLARATION, ANY_CALL),
+    # 创业资助 and 创新资助 (seed 002 §3.1/3.2): the returnee's own lists of one call type, by 模块配置
+    "startup_declaration":  Grant(APPLICANT,          APPLICANT,         APPLICANT,         APPLICANT,  machine=DECLARATION,
+                                  modules=frozenset({CallType.startup.value})),
+    "innovation_declaration": Grant(APPLICANT,        APPLICANT,         APPLICANT,         APPLICANT,  machine=DECLARATION,
+                                  modules=frozenset({CallType.innovation_fund.value})),
     "call":                 Grant(ALL,                EVERYTHING,        EVERYTHING,        EVERYTHING),
     "review_record":        Grant(ALL),
     "progress_report":      Grant(ALL,                APPLICANT,         APPLICANT,         APPLICANT,  machine=PROGRESS_REPORT,
                                   modules=frozenset({CallType.tech_innovation.value})),
     "unit_revenue":         Grant(EVERYTHING | {Role.unit_admin, Role.authority}, EVERYTHING, EVERYTHING, EVERYTHING),
+    # 项目下达, 计划表, 计划汇总表 (issue 14): the bureau 下达s; the plans follow the declaration scope
+    "project_release":      Grant(EVERYTHING,                                                           machine=DECLARATION_RELEASE),
+    "plan":                 Grant(EVERYTHING | FILLERS | {Role.authority}, modules=frozenset({CallType.tech_innovation.value})),
+    "plan_summary":         Grant(EVERYTHING | FILLERS | {Role.authority}, modules=frozenset({CallType.tech_innovation.value})),
     # 企业信息, 科技信息年报, 申报事项
     "enterprise":           Grant(DISTRICT_AND_CITY | FILLERS, ADMINS,   ADMINS | FILLERS,  ADMINS,     machine=ENTERPRISE),
     "enterprise_review":    Grant(DISTRICT_AND_CITY,                                                    machine=ENTERPRISE),
     "annual_report":        Grant(DISTRICT_AND_CITY | FILLERS, FILLERS | ADMINS, FILLERS | ADMINS, ADMINS, machine=ANNUAL_REPORT),
     "annual_report_review": Grant(DISTRICT_AND_CITY,                                                    machine=ANNUAL_REPORT),
+    "legacy_project":       Grant(DISTRICT_AND_CITY | FILLERS,                                        machine=LEGACY),  # 老项目认领 (issue 14)
+    "enterprise_rename":    Grant(DISTRICT_AND_CITY | FILLERS, FILLERS,  FILLERS,           FILLERS,    machine=RENAMES),  # 企业更名管理 (issue 14)
     "credit_rating":        Grant(DISTRICT_AND_CITY),
     "voucher_claims":       Grant(DISTRICT_AND_CITY),
     "voucher_enterprises":  Grant(DISTRICT_AND_CITY),
@@ -184,6 +198,9 @@ TODOS: tuple[Todo, ...] = (
     Todo("enterprise_review",    "approve", "待审核企业基本信息"),
     Todo("annual_report_review", "approve", "{state}的年报"),
     Todo("annual_report",        "submit",  "{state}的科技信息年报", filters={"审核状态": "{state}"}),
+    Todo("legacy_project",       "approve", "待确认的老项目认领", filters={"认领状态": "{state}"}),
+    Todo("enterprise_rename",    "approve", "待审核的企业更名",   filters={"状态": "{state}"}),
+    Todo("enterprise_rename",    "submit",  "已退回的企业更名申请", states=frozenset({RenameStatus.returned}), filters={"状态": "{state}"}),
 )
 # fmt: on
 

@@ -455,3 +455,67 @@ def person_reviewer(p: Principal) -> ColumnElement[bool]:
         arriving = and_(_moving(), Person.pending_unit_id.in_(routed_units(p)), not_(_destination_admins()))
         return and_(or_(here, arriving), not_self(p))
     return false()
+
+
+# -- 老项目认领 (issue 14) ------------------------------------------------------------------------
+from models import LegacyProject  # noqa: E402  (the block stays at the end of the file)
+
+
+def normal_uscc(column):
+    """A stored 统一社会信用代码 compared as GB 32100 writes it: trimmed, upper-case."""
+    from sqlalchemy import func
+
+    return func.upper(func.trim(column))
+
+
+def own_enterprises(p: Principal):
+    """Ids of the enterprise linked to the user's unit (企业的单位管理员、填报用户)."""
+    return select(Enterprise.id).where(equals(Enterprise.unit_id, p.unit_id))
+
+
+def legacy_of_own_uscc(p: Principal) -> ColumnElement[bool]:
+    """老项目 carrying the credit code of the user's enterprise: those it may claim or has claimed."""
+    codes = select(normal_uscc(Enterprise.uscc)).where(equals(Enterprise.unit_id, p.unit_id))
+    return and_(LegacyProject.uscc.in_(codes),
+                or_(LegacyProject.enterprise_id.is_(None), LegacyProject.enterprise_id.in_(own_enterprises(p))))
+
+
+def legacy_reviewer(p: Principal) -> ColumnElement[bool]:
+    """The claims this district decides: those of an enterprise of its region (as 企业基本信息审核)."""
+    if p.role != Role.authority:
+        return false()
+    return LegacyProject.enterprise_id.in_(select(Enterprise.id).where(equals(Enterprise.region_id, p.region_id)))
+
+
+@rule(LegacyProject)
+def _legacy_project(p: Principal) -> ColumnElement[bool]:
+    if p.role == Role.authority:
+        codes = select(normal_uscc(Enterprise.uscc)).where(equals(Enterprise.region_id, p.region_id))
+        return or_(LegacyProject.uscc.in_(codes), legacy_reviewer(p))
+    if p.role in (Role.unit_admin, Role.applicant):
+        return legacy_of_own_uscc(p)
+    return false()
+
+
+_review_log_without_legacy = _RULES[ReviewLog]
+
+
+@rule(ReviewLog)
+def _review_log_with_legacy(p: Principal) -> ColumnElement[bool]:
+    """认领记录 of a 老项目 are visible with the project itself."""
+    legacy = and_(ReviewLog.target == "legacy_project",
+                  ReviewLog.target_id.in_(select(LegacyProject.id).where(predicate(p, LegacyProject))))
+    return or_(_review_log_without_legacy(p), legacy)
+
+
+# -- 企业更名管理 (issue 14) ------------------------------------------------------------------------
+from models import EnterpriseName, EnterpriseRename, RenameFile  # noqa: E402  (the block stays at the end of the file)
+
+for _model in (EnterpriseRename, EnterpriseName):  # requests and name history: visible with the enterprise
+    _owned_by_enterprise(_model)
+
+
+@rule(RenameFile)
+def _rename_file(p: Principal) -> ColumnElement[bool]:
+    """证明材料 of an 更名申请: visible with the request."""
+    return RenameFile.rename_id.in_(select(EnterpriseRename.id).where(predicate(p, EnterpriseRename)))

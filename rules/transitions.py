@@ -88,6 +88,67 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class Ask:
+    """An input a transition asks besides its reason, e.g. 补正期限 on 退回 or 下达文号 on 下达:
+    `Transition(..., asks=(Ask("correction_deadline", "补正期限", kind="datetime"),))`.
+
+    The dialogs and the confirmation page render it as a field named `name` (kind text, date or
+    datetime); the view reads it with `read_asks` (a Chinese error per field, nothing saved while
+    one is refused) and hands the values to `apply(..., data=...)`, where guards and effects find
+    them as `c.data[name]` (None when left empty). The engine checks `required` and `check` again
+    when acting, so a caller without a form cannot skip them."""
+
+    name: str
+    label: str
+    kind: str = "text"  # text | date | datetime
+    required: bool = False
+    check: Optional[Callable[[Any, datetime], Optional[str]]] = None  # (parsed value, now) → refusal or None
+    help: str = ""  # the line under the field
+    max_length: int = 200
+
+    def parse(self, raw: Optional[str]) -> tuple[Any, Optional[str]]:
+        """The typed text as a value of its kind: (value, None), or (None, the Chinese error)."""
+        text_ = (raw or "").strip()
+        if not text_:
+            return None, (f"请填写{self.label}" if self.required else None)
+        if len(text_) > self.max_length or any(ord(ch) < 32 or ord(ch) == 127 for ch in text_):
+            return None, f"{self.label}最多 {self.max_length} 个字，且不能包含不可见的控制字符"
+        if self.kind == "text":
+            return text_, None
+        formats = ("%Y-%m-%d",) if self.kind == "date" else ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+        for fmt in formats:
+            try:
+                value = datetime.strptime(text_, fmt)
+            except ValueError:
+                continue
+            if not 1900 <= value.year <= 2999:
+                break
+            return (value.date() if self.kind == "date" else value), None
+        shape = "年-月-日" if self.kind == "date" else "年-月-日 时:分"
+        return None, f"{self.label}格式不正确，应为{shape}，如 {'2025-06-30' if self.kind == 'date' else '2025-06-30 17:00'}"
+
+    def refusal(self, value, now: datetime) -> Optional[str]:
+        if value is None:
+            return f"请填写{self.label}" if self.required else None
+        return self.check(value, now) if self.check else None
+
+
+def read_asks(t: "Transition", form, now: Optional[datetime] = None) -> tuple[dict, dict]:
+    """The inputs `t` asks, read from a posted form (a mapping of names to text): (values by
+    name, Chinese errors by name). Values are those `apply(..., data=values)` expects."""
+    now = now or datetime.now()
+    values, errors = {}, {}
+    for ask in t.asks:
+        value, problem = ask.parse(form.get(ask.name))
+        problem = problem or ask.refusal(value, now)
+        if problem:
+            errors[ask.name] = problem
+        else:
+            values[ask.name] = value
+    return values, errors
+
+
+@dataclass(frozen=True)
 class Effect:
     """What else happens with a transition: `set` adds columns to the compare-and-set UPDATE,
     `before` runs ahead of it (locks), `after` once it has won (other rows, other tables)."""
@@ -118,6 +179,9 @@ class Transition:
     bulk_label: str = ""  # the list toolbar's button when it differs from the label (批量提交)
     # the button's words for this user and row when they name the next stage (提交至科技局)
     label_for: Optional[Callable[[Any, Any], str]] = None
+    # the toolbar's words for a page of rows of one kind (a call type's 上报至县区); row → label
+    bulk_label_for: Optional[Callable[[Any], str]] = None
+    asks: tuple[Ask, ...] = ()  # inputs besides the reason (补正期限), see Ask
 
     @property
     def done_verb(self) -> str:
@@ -209,6 +273,10 @@ def _refusal(c: Context, guards: bool) -> Optional[str]:
         return problem
     if t.reason and t.reason.required and not c.reason:
         return f"请填写{t.reason.label}"
+    for ask in t.asks:
+        problem = ask.refusal(c.data.get(ask.name), c.now)
+        if problem:
+            return problem
     for guard in t.guards:
         problem = guard(c)
         if problem:

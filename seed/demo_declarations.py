@@ -7,10 +7,11 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from models import (
-    DEFAULT_CHAIN, DEFAULT_QUOTA, AuthorityRoute, BudgetItem, Call, CallType, Declaration, InnovationMode, Level, Member,
-    ProgressReport, ProgressStatus, ReviewRecord, Role, Status, Unit, UnitRevenue, User,
+    DEFAULT_CHAIN, DEFAULT_QUOTA, DEFAULT_REQUIRED, AuthorityRoute, BudgetItem, Call, CallType, Declaration, InnovationMode, Level, Member,
+    ProgressReport, ProgressStatus, ReleaseStatus, ReviewRecord, Role, Status, Unit, UnitRevenue, User,
 )
 from rules import workflow
+from rules.calls import ENTERPRISE_NATURES
 
 from .demo import DemoContext, make_id_no
 
@@ -37,19 +38,30 @@ def _calls(now: datetime) -> list[dict]:
     day = timedelta(days=1)
     return [
         dict(name=f"{y}年度科研项目（第一批）", type=CallType.research, year=y, batch="第一批", batch_code="01",
-             opens_at=now - 30 * day, closes_at=now + 60 * day, ranking_deadline=now + 90 * day, review_chain=list(DEFAULT_CHAIN)),
+             opens_at=now - 30 * day, closes_at=now + 60 * day, ranking_deadline=now + 90 * day, review_chain=list(DEFAULT_CHAIN),
+             **RESEARCH_DESIGN),
         dict(name=f"{y}年技术创新项目（上半年）", type=CallType.tech_innovation, year=y, batch="上半年", batch_code="10",
              opens_at=now - 20 * day, closes_at=now + 40 * day, ranking_deadline=now + 70 * day,
-             review_chain=["unit", "authority", "bureau"], authority_label="区县审核", quota_rule=DEFAULT_QUOTA),
+             review_chain=["unit", "authority", "bureau"], authority_label="区县审核", quota_rule=DEFAULT_QUOTA, **TECH_DESIGN),
         dict(name=f"{y}年度创业资助（第一批）", type=CallType.startup, year=y, batch="第一批", batch_code="01",
-             opens_at=now - 60 * day, closes_at=now - 5 * day, ranking_deadline=now + 30 * day, review_chain=list(DEFAULT_CHAIN)),
+             opens_at=now - 60 * day, closes_at=now - 5 * day, ranking_deadline=now + 30 * day, review_chain=list(DEFAULT_CHAIN),
+             required_fields=list(DEFAULT_REQUIRED), required_attachments=["body"], applicant_natures=[], form_fields=[]),
         dict(name=f"{y - 1}年度科研项目（第一批）", type=CallType.research, year=y - 1, batch="第一批", batch_code="01",
-             opens_at=now - 400 * day, closes_at=now - 300 * day, ranking_deadline=now - 280 * day, review_chain=list(DEFAULT_CHAIN)),
+             opens_at=now - 400 * day, closes_at=now - 300 * day, ranking_deadline=now - 280 * day, review_chain=list(DEFAULT_CHAIN),
+             **RESEARCH_DESIGN),
         dict(name=f"{y - 1}年技术创新项目（下半年）", type=CallType.tech_innovation, year=y - 1, batch="下半年", batch_code="20",
              opens_at=now - 300 * day, closes_at=now - 200 * day, ranking_deadline=now - 180 * day,
              review_chain=["unit", "authority", "bureau"], authority_label="区县审核", quota_rule=DEFAULT_QUOTA,
-             report_opens_at=now - 10 * day, report_closes_at=now + 20 * day),
+             report_opens_at=now - 10 * day, report_closes_at=now + 20 * day, **TECH_DESIGN),
     ]
+
+
+# The call designer's settings (issue #14): research calls ask every content field (no 必传附件 yet: the demo
+# drafts carry no files and tests submit them);
+# 技术创新项目 (seed 003: 企业申报) is for enterprises, with seed 003's revenue bands and the usual fields.
+RESEARCH_DESIGN = dict(required_fields=list(workflow.FIELD_LABELS), required_attachments=[], applicant_natures=[], form_fields=[])
+TECH_DESIGN = dict(required_fields=list(DEFAULT_REQUIRED), required_attachments=[], applicant_natures=list(ENTERPRISE_NATURES), form_fields=[])
+DESIGN_COLUMNS = ("required_fields", "required_attachments", "applicant_natures", "form_fields")
 
 
 # call index, applicant, status, project name, (unit rank, authority rank)
@@ -97,6 +109,9 @@ def seed_declarations(ctx: DemoContext) -> None:
             call = Call(**spec)
             s.add(call)
             s.flush()
+        for column in DESIGN_COLUMNS:  # a database seeded before the designer: its settings, once
+            if getattr(call, column) is None:
+                setattr(call, column, spec[column])
         calls.append(call)
     users = {u.username: u for u in s.scalars(select(User))}
     have = set(s.execute(select(Declaration.applicant_id, Declaration.name)).tuples())
@@ -160,6 +175,10 @@ def _declaration(ctx, call, user, status, name, ranks, k) -> Declaration:
         d.submitted_at = datetime.now() - timedelta(days=15)
     if status == S.returned:
         d.return_reason = "预算编制不合理，设备费占比过高，请修改后重新提交"
+    if status == S.approved and call.report_opens_at:  # 调度填报 follows: 省厅下达通过的项目 (seed 003 §3)
+        d.release_status = ReleaseStatus.released
+        d.released_on = (call.closes_at + timedelta(days=60)).date()
+        d.release_doc_no = f"渝科发〔{d.released_on.year}〕{10 + k}号"
     return d
 
 

@@ -177,6 +177,11 @@
       .attr("data-required", required ? "1" : "").data("required", required ? "1" : "").data("label", btn.data("reasonLabel"))
       .toggleClass("btn-danger", /return|reject|refuse/.test(btn.val())).toggleClass("btn-primary", !/return|reject|refuse/.test(btn.val()));
     dialog.find(".review-error").remove();
+    // what this button asks besides the opinion (补正期限 of 退回): only its own fields, enabled
+    dialog.find(".ask-field").each(function () {
+      var mine = $(this).data("forAction") === btn.val();
+      $(this).toggle(mine).find("input").prop("disabled", !mine);
+    });
     dialog.modal("show");
     setTimeout(function () { dialog.find("#review-opinion").trigger("focus"); }, 300);
   });

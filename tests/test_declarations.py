@@ -344,12 +344,13 @@ def act_report(client, action, ids, follow=True, **fields):
 # -- the call admin -------------------------------------------------------------------------------
 def test_bureau_configures_a_call_and_bad_chains_are_refused(client_as, db_session):
     bureau = client_as("bureau")
+    # the call designer (tests/test_call_designer.py): the levels are ticks, kept in their fixed order
     form = {"name": "测试批次", "type": "innovation_fund", "year": str(YEAR), "batch": "第一批", "batch_code": "01",
             "opens_at": f"{YEAR}-01-01 00:00:00", "closes_at": f"{YEAR}-12-31 00:00:00", "authority_label": "区县审核",
-            "review_chain": '["bureau", "unit"]', "quota_rule": "", "required_fields": ""}
+            "review_chain": ["bureau", "boss"], "quota_rule": "none", "required_fields": ["name"]}
     bad = bureau.post_form("/admin/call/new/", form)
-    assert bad.status_code == 200 and "审核环节应按" in text(bad)
-    form["review_chain"] = '["unit", "bureau"]'
+    assert bad.status_code == 200 and "审核环节不正确" in text(bad)
+    form["review_chain"] = ["bureau", "unit"]
     good = bureau.post_form("/admin/call/new/", form)
     assert good.status_code == 302, text(good)[-2000:]
     assert call(db_session, "测试批次").review_chain == ["unit", "bureau"]

@@ -15,6 +15,8 @@ from tests.conftest import DEMO_ACCOUNTS
 
 APPLICANTS = ("applicant_zhang", "applicant_li", "applicant_ent")
 REVIEWERS = ("dept_cqu_se", "unit_cqu", "authority_yb", "bureau", "unit_ent")
+TECH_LABELS = {"draft": "未上报", "unit_review": "企业审核", "authority_review": "区县审核", "bureau_review": "已上报省",
+               "returned": "退回企业", "approved": "已批准", "rejected": "未批准"}
 STATE_LABELS = {"draft": "未提交", "dept_review": "部门审核", "unit_review": "单位审核", "authority_review": "主管部门审核",
                 "bureau_review": "科技局审核", "returned": "退回中", "approved": "已立项", "rejected": "不予立项"}
 
@@ -82,7 +84,8 @@ def test_applicant_counts_per_state_equal_sql_and_link_to_the_filtered_list(clie
     total = sum(expected.values())
     assert f"全部 {total} 项" in visible(section(html, "my-declarations"))
     for code, (label, n, url) in shown.items():
-        assert label in (STATE_LABELS[code], "区县审核"), (code, label)
+        words = TECH_LABELS if username == "applicant_ent" else STATE_LABELS  # its calls are 技术创新项目 (seed 003, issue #14)
+        assert label in (words[code], "区县审核"), (code, label)
         assert "flt0_" in url and f"={code}" in url
         assert list_count(client, url) == n, (username, code)
 
@@ -247,7 +250,8 @@ def test_recent_reviews_are_the_latest_ten_in_scope(client_as, db_session, usern
         name, d_id, action = sql(s, "SELECT d.name, d.id, r.action FROM review_record r JOIN declaration d ON d.id = r.declaration_id "
                                     "WHERE r.id = :r", r=rid)[0]
         assert cells[1] == name and link == f"/admin/declaration/details/?id={d_id}"
-        assert cells[3] == {"approve": "审核通过", "return": "退回"}[action]
+        tech = sql(s, "SELECT c.type FROM call c JOIN declaration d ON d.call_id = c.id WHERE d.id = :d", d=d_id)[0][0] == "tech_innovation"
+        assert cells[3] == {"approve": "审核通过", "return": "退回企业" if tech else "退回"}[action]  # seed 003's 退回企业 (issue #14)
         assert not re.search(r"[A-Za-z]{2,}", " ".join(cells)), cells
         assert client_as(username).get(link).status_code == 200
 

@@ -219,7 +219,7 @@ def _review_buttons(page: str) -> list[str]:
 @pytest.mark.parametrize("account,buttons", [
     ("dept_cqu_se", ["项目申报审核（单位）", "退回"]),  # seed 000 §3.2
     ("unit_cqu", ["提交至主管部门", "退回"]),  # the demo's 科研项目 calls go 单位 → 主管部门审核 → 科技局
-    ("authority_yb", ["提交至科技局", "退回"]),
+    ("authority_yb", ["上报至省", "退回企业"]),  # its rows waiting are 技术创新项目 (seed 003: 已上报省, 退回企业; issue #14)
     ("bureau", ["审核通过", "退回", "不予立项"]),
 ])
 def test_the_review_dialog_names_where_the_rows_go(client_as, account, buttons):
@@ -250,7 +250,8 @@ def test_states_are_badges_of_their_kind(client_as, db_session):
     expected = {"unit_review": "review", "bureau_review": "review", "returned": "returned", "approved": "approved", "rejected": "rejected"}
     badges = {state: kind for kind, state in re.findall(r'class="badge state state-(\w+)" data-state="(\w+)"', page)}
     shown = set(db_session.scalars(select(Declaration.status).where(Declaration.status != Status.draft)).all())
-    assert {s.value for s in shown} == set(badges), "every state on the page is a badge"
+    released = set(db_session.scalars(select(Declaration.release_status).where(Declaration.status != Status.draft)).all())
+    assert {s.value for s in shown | released} == set(badges), "every state on the page is a badge (审核状态 and 下达状态)"
     for state, kind in expected.items():
         if Status(state) in shown:
             assert badges[state] == kind, (state, badges)

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from models import (
-    AccountStatus, AnnualReport, ChangeStatus, AuditLog, Declaration, Enterprise, EnterpriseReview, Person, ProgressReport, Region, RegistrationRoute,
+    AccountStatus, AnnualReport, ChangeStatus, AuditLog, Declaration, Enterprise, EnterpriseRename, EnterpriseReview, LegacyProject, Person, ProgressReport, Region,
+    RegistrationRoute,
     ReviewLog, ReviewRecord, Role, Unit, UnitChange, UnitRegistration, User,
 )
 from rules import permissions, transitions
@@ -30,6 +31,8 @@ ROWS = {
     "declaration": lambda s: s.scalar(select(Declaration.id).where(Declaration.name == DRAFT_ZHANG)),
     "progress_report": lambda s: s.scalar(select(ProgressReport.id).join(Declaration).where(
         Declaration.name == "工业互联网标识解析平台", ProgressReport.period == f"{YEAR}年第二季度")),
+    # 项目下达 (issue 14): an approved project of last year's 科研项目, not yet 下达 and without 调度填报
+    "declaration_release": lambda s: s.scalar(select(Declaration.id).where(Declaration.name == "软件自动化测试关键技术研究")),
     "enterprise": lambda s: s.scalar(select(Enterprise.id).where(Enterprise.name == "重庆渝北智联科技有限公司")),
     "annual_report": lambda s: s.scalar(select(AnnualReport.id).join(Enterprise).where(
         Enterprise.name == "重庆渝北智联科技有限公司").order_by(AnnualReport.year.desc()).limit(1)),
@@ -52,6 +55,10 @@ def _unit_change(s) -> int:
 
 
 ROWS["unit_change"] = _unit_change
+# 老项目认领 (issue 14): 微服务开发平台 carries 渝北智联's credit code; unit_ent's claim waits for 渝北区
+ROWS["legacy_project"] = lambda s: s.scalar(select(LegacyProject.id).where(LegacyProject.number == "201931001087"))
+# 企业更名 (issue 14): 渝北智联's request with its proof, waiting for 渝北区
+ROWS["enterprise_rename"] = lambda s: s.scalar(select(EnterpriseRename.id).where(EnterpriseRename.new_name == "重庆渝北智联数字科技股份有限公司"))
 
 
 def _pending_account(s, id_no=None) -> int:
@@ -91,6 +98,8 @@ EXPECTED = {
     ("declaration", "return", "authority_review"): ({"authority_jw"}, "returned"),
     ("declaration", "return", "bureau_review"): ({"bureau"}, "returned"),
     ("declaration", "reject", "bureau_review"): ({"bureau"}, "rejected"),
+    ("declaration_release", "release", "pending"): ({"bureau"}, "released"),  # the city 下达s (seed 003)
+    ("declaration_release", "revoke", "released"): ({"bureau"}, "pending"),
     ("progress_report", "submit", "draft"): ({"applicant_ent"}, "submitted"),
     ("progress_report", "submit", "returned"): ({"applicant_ent"}, "submitted"),
     ("progress_report", "approve", "submitted"): ({"authority_yb", "bureau"}, "approved"),
@@ -118,6 +127,16 @@ EXPECTED = {
     ("unit_change", "approve", "pending"): ({"authority_jb"}, "approved"),  # the receiving district, not 渝北区
     ("unit_change", "reject", "pending"): ({"authority_jb"}, "rejected"),
     ("unit_change", "withdraw", "pending"): ({"unit_ent"}, "withdrawn"),
+    ("legacy_project", "claim", "unclaimed"): ({"unit_ent", "applicant_ent"}, "pending"),  # the enterprise of the credit code
+    ("legacy_project", "claim", "rejected"): ({"unit_ent", "applicant_ent"}, "pending"),
+    ("legacy_project", "withdraw", "pending"): ({"unit_ent", "applicant_ent"}, "unclaimed"),
+    ("legacy_project", "approve", "pending"): ({"authority_yb"}, "claimed"),  # the claiming enterprise's district
+    ("legacy_project", "reject", "pending"): ({"authority_yb"}, "rejected"),
+    ("enterprise_rename", "submit", "draft"): ({"unit_ent", "applicant_ent"}, "pending"),  # the enterprise itself
+    ("enterprise_rename", "submit", "returned"): ({"unit_ent", "applicant_ent"}, "pending"),
+    ("enterprise_rename", "approve", "pending"): ({"authority_yb"}, "approved"),  # the enterprise's district
+    ("enterprise_rename", "return", "pending"): ({"authority_yb"}, "returned"),
+    ("enterprise_rename", "reject", "pending"): ({"authority_yb"}, "rejected"),
     ("app_user", "authorize", "pending"): ({"unit_cqu", "sysadmin"}, "active"),  # the unit's admin (seed 004)
     ("app_user", "authorize", "refused"): ({"unit_cqu", "sysadmin"}, "active"),
     ("app_user", "refuse", "pending"): ({"unit_cqu", "sysadmin"}, "refused"),
@@ -146,6 +165,8 @@ def test_every_transition_has_a_hand_written_expectation():
 
 
 def _data(s, machine: str, action: str) -> dict:
+    if machine == "declaration_release" and action == "release":
+        return {"doc_no": "渝科发〔2026〕1号", "released_on": "2026-03-15"}
     if machine == "person" and action == "submit":
         return {"changes": {"position": "研究员"}}
     if machine == "unit_registration" and action == "submit":
@@ -160,6 +181,8 @@ def _put(s, m, row_id, state) -> None:
     values = {m.column: m.status_column.type.enum_class(state)}
     if m.name == "annual_report":  # the guard wants 营业收入, 从业人员, 科技人员, 研发费用
         values.update(revenue=1000, staff=50, tech_staff=10, rd_expense=80)
+    if m.name == "legacy_project" and state == "pending":  # a waiting claim names the claiming enterprise
+        values.update(enterprise_id=s.scalar(select(Enterprise.id).where(Enterprise.name == "重庆渝北智联科技有限公司")))
     if m.name == "person" and state != "approved":
         values.update(pending_changes={"position": "副教授"}, submitted_at=datetime(2024, 2, 1, 9, 30))
     s.execute(update(table).where(table.c.id == row_id).values(values))
@@ -171,7 +194,7 @@ def _put(s, m, row_id, state) -> None:
 def _records(s, m, row_id) -> int:
     if m.name == "declaration":
         return s.scalar(select(func.count()).select_from(ReviewRecord).where(ReviewRecord.declaration_id == row_id))
-    if m.name in ("enterprise", "annual_report"):
+    if m.name in ("enterprise", "annual_report", "enterprise_rename"):
         return s.scalar(select(func.count()).select_from(EnterpriseReview).where(
             EnterpriseReview.target == m.name, EnterpriseReview.target_id == row_id))
     return s.scalar(select(func.count()).select_from(ReviewLog).where(ReviewLog.target == m.name, ReviewLog.target_id == row_id))
