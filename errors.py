@@ -32,7 +32,7 @@ MESSAGES = {
 # Pages whose POST is validated by a FlaskForm (which checks the CSRF token itself): these are
 # rendered again with the typed values when the token is stale.
 FORM_ENDPOINTS = ("auth.login", "auth.change_password", "profile.index", "signup.user_form", "signup.unit_form", "signup.agreement", "signup.unit_continue", "unit_authorization.index")
-FORM_VIEWS = (".create_view", ".edit_view")
+FORM_VIEWS = (".create_view", ".edit_view", ".action_view")  # action_view: a transition's reason and inputs
 FORM_ENDPOINTS += ("recovery.forgot", "recovery.verify", "recovery.questions", "recovery.code", "recovery.new_password")  # 忘记密码
 
 

@@ -605,8 +605,13 @@ class ScopedModelView(RoleGate, ModelChecks, ListUI, ModelView):
     # -- actions ----------------------------------------------------------------------------
     def handle_action(self, return_view=None):
         form = self.action_form()
-        if not self.validate_form(form):
-            flash("操作失败：页面已过期或缺少安全令牌，请刷新后重试", "error")
+        expired = bool(g.get("csrf_expired"))  # errors.py has said 页面已过期 and calls the view again
+        if expired or not self.validate_form(form):
+            typed = self._stale_confirmation(form.action.data)
+            if typed is not None:
+                return typed
+            if not expired:
+                flash("操作失败：页面已过期或缺少安全令牌，请刷新后重试", "error")
             return redirect(get_redirect_target() or self.get_url(".index_view"))
         name = form.action.data
         handler = self._actions_data.get(name)
@@ -627,6 +632,10 @@ class ScopedModelView(RoleGate, ModelChecks, ListUI, ModelView):
                 return self.render_action_confirm(name, handler[1], ids, label, required, error=f"请填写{label}")
             if problem := self.reason_error(label):
                 return self.render_action_confirm(name, handler[1], ids, label, required, error=problem)
+        asks = self.machine.by_action[name].asks if is_transition else ()
+        if any(a.required and a.name not in request.form for a in asks) and self._any_in_scope(ids):
+            # 下达文号/下达日期 and the like asked on the confirmation page when the post did not carry them
+            return self.render_action_confirm(name, handler[1], ids, *(self.reason_actions.get(name) or ("", False)))
         if is_transition and (ask_errors := self.asked(name)[1]) and self._any_in_scope(ids):
             # 补正期限 and the like: refused at its field, what was typed kept
             return self.render_action_confirm(name, handler[1], ids, *(self.reason_actions.get(name) or ("", False)),
@@ -635,6 +644,18 @@ class ScopedModelView(RoleGate, ModelChecks, ListUI, ModelView):
         if response is not None:
             return response
         return redirect(get_redirect_target() or self.get_url(".index_view"))
+
+    def _stale_confirmation(self, name):
+        """An expired page (stale CSRF token) of a transition that asked something: the confirmation
+        page again with what was typed and a fresh token, nothing done; None for other posts."""
+        m = self.machine
+        t = m.by_action.get(name) if m is not None and isinstance(name, str) else None
+        ids = request.form.getlist("rowid")
+        if t is None or not (t.reason or t.asks) or not ids or not self.is_action_allowed(name) or not self._any_in_scope(ids):
+            return None
+        label, required = self.reason_actions.get(name) or ("", False)
+        page, _status = self.render_action_confirm(name, t.label, ids, label, required)  # the flash says 页面已过期
+        return page, 400
 
     def _valid_pks(self, ids) -> list:
         return [self._coerce_pk(i) for i in ids if str(i).isascii() and str(i).isdigit() and len(str(i)) <= 18]

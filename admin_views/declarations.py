@@ -27,7 +27,7 @@ from models import (
     ProgressStatus, ReleaseStatus, ReviewRecord, Role, Status, Unit, UnitRevenue,
 )
 from extensions import csrf, db
-from rules import calls as call_rules, display, export_jobs, form_fields, permissions, quotas, scope, workflow
+from rules import calls as call_rules, display, export_jobs, form_fields, permissions, scope, workflow
 from rules.constraints import MESSAGES
 from rules.transitions import Context, Refused
 from rules.params import parse_int
@@ -527,7 +527,7 @@ class DeclarationView(ScopedModelView):
     @expose("/attachment/<int:att_id>/")
     def download_view(self, att_id):
         att = self._attachment(att_id)
-        return send_file(upload_dir() / att.stored_name, as_attachment=True, download_name=att.filename)
+        return send_stored(att.stored_name, att.filename, self.get_url(".details_view", id=att.declaration_id))
 
     @expose("/attachment/<int:att_id>/delete/", methods=("POST",))
     def delete_attachment_view(self, att_id):
@@ -567,6 +567,17 @@ def upload_kinds(d) -> list[tuple[str, str]]:
 
 
 FIELD_KIND = "field:"
+
+
+def send_stored(stored_name: str, filename: str, back: str):
+    """An uploaded file as a download; one missing on disk (moved, restored from an older backup)
+    says so on the page it was asked from instead of failing."""
+    path = upload_dir() / stored_name
+    if not path.is_file():
+        current_app.logger.warning("附件文件不存在：%s（%s）", stored_name, filename)
+        flash(f"文件“{filename}”已不存在，请重新上传", "error")
+        return redirect(back)
+    return send_file(path, as_attachment=True, download_name=filename)
 
 
 def upload_dir() -> Path:

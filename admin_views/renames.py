@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import abort, flash, redirect, request, send_file
+from flask import abort, flash, redirect, request
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import DateBetweenFilter, FilterEqual
 from flask_admin.helpers import get_redirect_target
@@ -17,7 +17,7 @@ from rules.params import parse_int
 
 from .base import ScopedModelView, principal
 from .checks import INT_MAX
-from .declarations import _upload_error, upload_dir
+from .declarations import _upload_error, send_stored, upload_dir
 from .enterprises import EnterpriseOf, district_options
 from .export import display_formatters
 
@@ -147,7 +147,7 @@ class RenameView(ScopedModelView):
     @expose("/file/<fid>/")
     def download_view(self, fid):
         file = self._file(fid)
-        return send_file(upload_dir() / file.stored_name, as_attachment=True, download_name=file.filename)
+        return send_stored(file.stored_name, file.filename, self.get_url(".details_view", id=file.rename_id))
 
     @expose("/file/<fid>/delete/", methods=("POST",))
     def delete_file_view(self, fid):

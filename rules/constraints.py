@@ -90,6 +90,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "uq_credit_rating_enterprise_year": ("year", "该企业该年度的信用评级已存在"),
     "ck_innovation_voucher_amount_nonneg": ("amount", "申领金额不能为负数"),
     "ck_innovation_voucher_redeemed_le_amount": ("redeemed", "兑付金额不能大于申领金额"),
+    # 老项目认领, 企业更名管理 (issue 14)
+    "uq_legacy_project_number": ("number", "该项目编号的老项目已存在"),
+    "ck_legacy_project_year_range": ("year", "项目年度须在 1990 到 2100 之间"),
+    "uq_enterprise_rename_pending": ("new_name", "该企业已有待审核的更名申请，请等待区县审核后再申请"),
+    "uq_enterprise_rename_file_stored_name": ("stored_name", "证明材料保存冲突，请重新上传"),
+    "ck_enterprise_rename_file_size_nonneg": ("size", "文件大小不能为负数"),
+    "ck_enterprise_name_period_order": ("valid_to", "曾用名的结束日期不能早于开始日期"),
 }
 
 # What a table's rows are called, for "该记录已被申报书使用，不能删除".

@@ -83,47 +83,19 @@ def _report_submitted(r: ProgressReport) -> str:
     return _minute(r.submitted_at)
 
 
-# 申报批次 in words, never its JSON (issue #14, rules/calls.py)
-@reads(Call, "review_chain")
-def _review_chain(c: Call) -> str:
-    from rules import calls
+# 申报批次 in words, never its JSON (issue #14): each setting of the call designer by its reader in rules/calls.py
+def _call_setting(attribute: str, text: str) -> None:
+    @reads(Call, attribute)
+    def read(c: Call) -> str:
+        from rules import calls  # rules/calls.py reads rules/workflow.py, which reads this module
 
-    return calls.chain_text(c)
-
-
-@reads(Call, "quota_rule")
-def _quota_rule(c: Call) -> str:
-    from rules import calls
-
-    return calls.quota_text(c)
+        return getattr(calls, text)(c)
 
 
-@reads(Call, "required_fields")
-def _required_fields(c: Call) -> str:
-    from rules import calls
-
-    return calls.required_text(c)
-
-
-@reads(Call, "required_attachments")
-def _required_attachments(c: Call) -> str:
-    from rules import calls
-
-    return calls.attachments_text(c)
-
-
-@reads(Call, "applicant_natures")
-def _applicant_natures(c: Call) -> str:
-    from rules import calls
-
-    return calls.natures_text(c)
-
-
-@reads(Call, "form_fields")
-def _form_fields(c: Call) -> str:
-    from rules import calls
-
-    return calls.form_fields_text(c)
+for _attribute, _text in (("review_chain", "chain_text"), ("quota_rule", "quota_text"), ("required_fields", "required_text"),
+                          ("required_attachments", "attachments_text"), ("applicant_natures", "natures_text"),
+                          ("form_fields", "form_fields_text")):
+    _call_setting(_attribute, _text)
 
 
 @reads(ReviewRecord, "at")

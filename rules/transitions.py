@@ -111,8 +111,10 @@ class Ask:
         text_ = (raw or "").strip()
         if not text_:
             return None, (f"请填写{self.label}" if self.required else None)
-        if len(text_) > self.max_length or any(ord(ch) < 32 or ord(ch) == 127 for ch in text_):
-            return None, f"{self.label}最多 {self.max_length} 个字，且不能包含不可见的控制字符"
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in text_):
+            return None, f"{self.label}不能包含不可见的控制字符"
+        if len(text_) > self.max_length:
+            return None, f"{self.label}最多 {self.max_length} 个字（现为 {len(text_)} 字）"
         if self.kind == "text":
             return text_, None
         formats = ("%Y-%m-%d",) if self.kind == "date" else ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
@@ -274,7 +276,11 @@ def _refusal(c: Context, guards: bool) -> Optional[str]:
     if t.reason and t.reason.required and not c.reason:
         return f"请填写{t.reason.label}"
     for ask in t.asks:
-        problem = ask.refusal(c.data.get(ask.name), c.now)
+        value, problem = c.data.get(ask.name), None
+        if isinstance(value, str):  # handed over as typed (a script, an import): read it as the form would
+            value, problem = ask.parse(value)
+            c.data[ask.name] = value
+        problem = problem or ask.refusal(value, c.now)
         if problem:
             return problem
     for guard in t.guards:

@@ -56,10 +56,10 @@ def _calls(now: datetime) -> list[dict]:
     ]
 
 
-# The call designer's settings (issue #14): research calls ask every content field (no 必传附件 yet: the demo
-# drafts carry no files and tests submit them);
+# The call designer's settings (issue #14): research calls ask the usual fields (新技术描述 stays optional, as
+# before) and no 必传附件 (the demo drafts carry no files and tests submit them);
 # 技术创新项目 (seed 003: 企业申报) is for enterprises, with seed 003's revenue bands and the usual fields.
-RESEARCH_DESIGN = dict(required_fields=list(workflow.FIELD_LABELS), required_attachments=[], applicant_natures=[], form_fields=[])
+RESEARCH_DESIGN = dict(required_fields=list(DEFAULT_REQUIRED), required_attachments=[], applicant_natures=[], form_fields=[])
 TECH_DESIGN = dict(required_fields=list(DEFAULT_REQUIRED), required_attachments=[], applicant_natures=list(ENTERPRISE_NATURES), form_fields=[])
 DESIGN_COLUMNS = ("required_fields", "required_attachments", "applicant_natures", "form_fields")
 

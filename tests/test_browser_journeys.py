@@ -149,7 +149,11 @@ def test_the_district_passes_a_declaration_on_from_its_details(live_server, brow
     page.click("#details-tabs a[href='#tab-basic']")
     page.click("button[data-action=approve]")
     page.wait_for_selector("#review-dialog.show")
-    assert page.locator("#review-confirm").inner_text() == "确定提交至科技局"
+    from models import Call, CallType, Declaration as D
+
+    kind = db_session.scalar(select(Call.type).join(D, D.call_id == Call.id).where(D.name == name))
+    # seed 003 says 上报至省 where seed 000 says 提交至科技局 (rules/workflow.py WORDING)
+    assert page.locator("#review-confirm").inner_text() == ("确定上报至省" if kind == CallType.tech_innovation else "确定提交至科技局")
     page.fill("#review-opinion", "同意推荐")
     _shot(page, tmp_path, "details-review-dialog-authority_yb-1440.png")
     page.click("#review-confirm")

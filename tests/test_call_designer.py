@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from models import Call, Declaration, Status
+from models import Call, Status
 
 from .form_helpers import field_errors, form_data
 from .test_workflow import act, decl, text

@@ -63,6 +63,9 @@ CHECK_VIOLATIONS = {
     "ck_declaration_attachment_size_nonneg": (None, {"size": -1}),
     "ck_declaration_budget_amount_nonneg": (None, {"amount": -1}),
     "ck_progress_report_percent_range": (None, {"percent": 150}),
+    "ck_legacy_project_year_range": (None, {"year": 1989}),
+    "ck_enterprise_name_period_order": (None, {"valid_from": date(2030, 6, 1), "valid_to": date(2030, 1, 1)}),
+    "ck_enterprise_rename_file_size_nonneg": (None, {"size": -1}),
 }
 
 
@@ -121,13 +124,16 @@ def _violate(conn, name: str) -> None:
         holder, other = _rows(conn, table, table.c.role == "unit_admin", 2)
         _set(conn, table, holder, {"unit_authorized": True})
         _set(conn, table, other, {"unit_id": holder["unit_id"], "unit_authorized": True})
-    elif name == "uq_unit_change_pending":  # a partial unique index: a second pending change of a unit
+    elif name in ("uq_unit_change_pending", "uq_enterprise_rename_pending"):  # a partial unique index: a second pending request
+        owner = "unit_id" if name == "uq_unit_change_pending" else "enterprise_id"
         first, second = _rows(conn, table, None, 2)
         _set(conn, table, first, {"status": "pending"})
-        _set(conn, table, second, {"unit_id": first["unit_id"], "status": "pending"})
+        _set(conn, table, second, {owner: first[owner], "status": "pending"})
     else:  # UNIQUE: a second row takes the first one's values
         columns = c.columns.keys()
         first = _rows(conn, table, and_(*[table.c[k].isnot(None) for k in columns]), 1)[0]
+        if conn.scalar(select(func.count()).select_from(table)) < 2:  # the demo has one row: a filler is the second
+            conn.execute(insert(table).values(_filler(conn, table, 2)))
         second = _rows(conn, table, _pk(table) != first[_pk(table).name], 1)[0]
         _set(conn, table, second, {k: first[k] for k in columns})
 

@@ -195,3 +195,30 @@ def _call_filter(client, call_id) -> str:
     view = _view("declaration")
     index, flt = next((i, f) for i, f in enumerate(view._filters) if str(f.name) == "项目批次")
     return f"flt0_{view.get_filter_arg(index, flt)}={call_id}"
+
+
+def test_a_university_applicant_is_not_offered_an_enterprise_call(client_as, db_session):
+    """申报对象 (the call designer): the 技术创新 call is for enterprises; a 重庆大学 applicant with the
+    module opened is neither offered it nor able to submit into it."""
+    from models import Unit, User
+
+    from .test_declarations import TECH, full_form
+
+    zhang = db_session.scalars(select(User).where(User.username == "applicant_zhang")).one()
+    db_session.execute(update(User).where(User.id == zhang.id).values(modules=["research", "tech_innovation"]))
+    tech = call(db_session, TECH)
+    db_session.execute(update(Call).where(Call.id == tech.id).values(applicant_natures=["03", "04"]))
+    db_session.commit()
+    client = client_as("applicant_zhang")
+    page = text(client.get("/admin/declaration/new/"))
+    assert RESEARCH in page and TECH not in page
+    refused = client.post_form("/admin/declaration/new/", full_form(tech.id, "大学申报技术创新项目"))
+    assert refused.status_code == 200 and db_session.scalar(select(Declaration.id).where(Declaration.name == "大学申报技术创新项目")) is None
+    # a row already in the call (moved there before the rule, or by a script) cannot be submitted either
+    d = create(client, db_session, RESEARCH, "已在技术创新批次里的申报书", **good_values(db_session))
+    db_session.execute(update(Declaration).where(Declaration.id == d.id).values(call_id=tech.id))
+    db_session.commit()
+    nature = db_session.get(Unit, d.unit_id).nature.name
+    answer = text(act(client, "submit", [d.id], reason=""))
+    assert f"本批次仅限企业申报" in answer and f"本单位的单位性质为“{nature}”" in answer
+    assert decl(db_session, d.name).status == Status.draft

@@ -210,7 +210,7 @@ def test_a_bad_deadline_is_refused_at_its_field_and_nothing_changes(client_as, d
     response = act(client_as("unit_ent"), "return", [row], reason="请补充材料", correction_deadline=value)
     assert response.status_code == 400
     body = page(response)
-    field = re.search(r'<input[^>]*name="correction_deadline"[^>]*>\s*<div class="invalid-feedback[^"]*">([^<]+)</div>', body)
+    field = re.search(r'<input[^>]*name="correction_deadline"[^>]*>\s*<div class="invalid-feedback[^"]*"[^>]*>([^<]+)</div>', body)
     assert field and message in field.group(1), body[-3000:]
     assert "请补充材料" in body  # the reason typed is kept
     assert status_of(s, ENT_REVIEW) == "unit_review"

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select, text
 
-from models import AuditLog, Enterprise, LegacyProject, ReviewLog, User
+from models import AuditLog, Enterprise, LegacyProject, User
 from rules import legacy, scope, transitions
 from tests.crawler import english_words, visible_text
 

@@ -156,6 +156,7 @@ def test_a_released_project_counts_as_released_in_the_summary(client_as, db_sess
     s = db_session
     row = s.scalar(text("SELECT id FROM declaration WHERE name = '软件自动化测试关键技术研究'"))
     bureau = client_as("bureau")
-    bureau.post_form("/admin/project_release/release/", {"rowid": [str(row)], "doc_no": "渝科发〔2026〕3号", "released_on": "2026-01-05"})
+    bureau.post_form("/admin/project_release/action/", {"action": "release", "rowid": [str(row)], "doc_no": "渝科发〔2026〕3号",
+                                                        "released_on": "2026-01-05"})
     _, total = _table(bureau.get("/admin/plan_summary/").get_data(as_text=True))
     assert total == ["", "合计", "4", "3", "1"]

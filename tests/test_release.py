@@ -54,8 +54,8 @@ def _act(client, action, ids, endpoint="project_release", **fields) -> str:
 
 
 def _release(client, ids, doc_no="渝科发〔2026〕8号", released_on="2026-03-15", follow=True):
-    return client.post_form("/admin/project_release/release/",
-                            {"rowid": [str(i) for i in ids], "doc_no": doc_no, "released_on": released_on,
+    return client.post_form("/admin/project_release/action/",
+                            {"action": "release", "rowid": [str(i) for i in ids], "doc_no": doc_no, "released_on": released_on,
                              "url": "/admin/project_release/"}, follow_redirects=follow)
 
 
@@ -70,7 +70,7 @@ def test_bureau_releases_three_rows_one_skipped_and_lists_and_details_say_so(cli
     assert form.status_code == 200 and 'name="doc_no"' in page and 'name="released_on"' in page
     for name in PENDING:
         assert name in page
-    assert page.count('name="rowid"') == 4  # the row outside the list travels on, to be reported
+    assert page.count('name="rowid"') == 3  # the confirmation lists the rows in the list (the one under review is not)
 
     done = _release(bureau, ids + [other]).get_data(as_text=True)
     assert "已下达 3 条，跳过 1 条" in done and f"{UNDER_REVIEW}（只有已立项的项目可以下达）" in done
@@ -108,9 +108,9 @@ def _filter_arg(client, name: str, value: str) -> str:
     ("渝" * 51, "2026-03-15", "doc_no", "下达文号最多 50 个字（现为 51 字）"),
     ("渝科\x00发", "2026-03-15", "doc_no", "下达文号不能包含不可见的控制字符"),
     ("渝科发〔2026〕8号", "", "released_on", "请填写下达日期"),
-    ("渝科发〔2026〕8号", "2026-02-30", "released_on", "下达日期应为有效日期"),
-    ("渝科发〔2026〕8号", "15/03/2026", "released_on", "下达日期应为有效日期"),
-    ("渝科发〔2026〕8号", "99999-01-01", "released_on", "下达日期应为有效日期"),
+    ("渝科发〔2026〕8号", "2026-02-30", "released_on", "下达日期格式不正确，应为年-月-日"),
+    ("渝科发〔2026〕8号", "15/03/2026", "released_on", "下达日期格式不正确，应为年-月-日"),
+    ("渝科发〔2026〕8号", "99999-01-01", "released_on", "下达日期格式不正确，应为年-月-日"),
 ])
 def test_a_bad_doc_no_or_date_is_refused_at_its_field_and_nothing_typed_is_lost(client_as, db_session, doc_no, released_on, field, message):
     s = db_session
@@ -118,7 +118,7 @@ def test_a_bad_doc_no_or_date_is_refused_at_its_field_and_nothing_typed_is_lost(
     response = _release(client_as("bureau"), ids, doc_no, released_on, follow=False)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert re.search(rf'id="{field}-error">[^<]*{re.escape(message)}', page), page[-3000:]
+    assert re.search(rf'id="confirm-ask-{field}-error">[^<]*{re.escape(message)}', page), page[-3000:]
     kept = released_on if field == "doc_no" else "渝科发〔2026〕8号"
     assert f'value="{kept}"' in page
     assert page.count('name="rowid"') == 2
@@ -129,8 +129,8 @@ def test_an_expired_page_shows_the_form_again_with_what_was_typed(client_as, db_
     s = db_session
     ids = [_id(s, n) for n in PENDING]
     bureau = client_as("bureau")
-    response = bureau.post("/admin/project_release/release/", data={"rowid": [str(i) for i in ids], "doc_no": "渝科发〔2026〕9号",
-                                                                    "released_on": "2026-04-01", "csrf_token": "stale"})
+    response = bureau.post("/admin/project_release/action/", data={"action": "release", "rowid": [str(i) for i in ids],
+                                                                   "doc_no": "渝科发〔2026〕9号", "released_on": "2026-04-01", "csrf_token": "stale"})
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and "页面已过期" in page and 'value="渝科发〔2026〕9号"' in page and 'value="2026-04-01"' in page
     assert _released(s, ids) == [("pending", None, None)] * 2
@@ -246,10 +246,11 @@ def test_two_bureaus_release_the_same_row_at_once(app, db_session):
         ReviewLog.target == "declaration_release", ReviewLog.target_id == row)) == 1
 
 
-def test_clean_release_reads_what_the_form_posts():
-    values, errors = release.clean_release({"doc_no": " 渝科发〔2026〕8号 ", "released_on": "2026-03-15"})
+def test_release_asks_its_doc_no_and_date_through_the_engine():
+    t = release.DECLARATION_RELEASE.by_action["release"]
+    values, errors = transitions.read_asks(t, {"doc_no": " 渝科发〔2026〕8号 ", "released_on": "2026-03-15"})
     assert values == {"doc_no": "渝科发〔2026〕8号", "released_on": date(2026, 3, 15)} and not errors
-    assert release.clean_release({})[1] == {"doc_no": "请填写下达文号", "released_on": "请填写下达日期"}
+    assert transitions.read_asks(t, {})[1] == {"doc_no": "请填写下达文号", "released_on": "请填写下达日期"}
     assert release.period_text(date(2025, 3, 1), date(2026, 12, 31)) == "2025年3月～2026年12月"
 
 

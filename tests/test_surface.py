@@ -120,17 +120,37 @@ def test_a_create_form_with_a_stale_token_keeps_what_was_typed_and_saves_nothing
     assert db_session.scalar(select(func.count()).select_from(DictItem)) == before + 1
 
 
-def test_an_action_with_a_stale_token_changes_nothing(client_as, db_session):
+def test_an_action_with_a_stale_token_changes_nothing_and_keeps_what_was_typed(client_as, db_session):
+    """A review action from an expired page: nothing changes; its confirmation comes back with the
+    ticked rows and the opinion typed, and a fresh token that then works."""
+    client = client_as("unit_cqu")
+    cqu = db_session.scalar(select(Unit.id).where(Unit.name == "重庆大学"))
+    ids = list(db_session.scalars(select(Declaration.id).where(Declaration.status == "unit_review", Declaration.unit_id == cqu)))
+    assert ids
+    response = client.post("/admin/declaration/action/", data={"action": "approve", "rowid": [str(i) for i in ids], "csrf_token": "stale",
+                                                               "reason": "过期页面里写的推荐意见"},
+                           headers={"Referer": "http://localhost/admin/declaration/"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and EXPIRED in visible_text(html)
+    assert "过期页面里写的推荐意见" in html and html.count('name="rowid"') == len(ids)
+    still = db_session.scalar(select(func.count()).select_from(Declaration).where(Declaration.id.in_(ids), Declaration.status == "unit_review"))
+    assert still == len(ids)
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    again = client.post("/admin/declaration/action/", data={"action": "approve", "rowid": [str(i) for i in ids], "csrf_token": fresh,
+                                                            "reason": "过期页面里写的推荐意见"})
+    assert again.status_code == 302
+    moved = db_session.scalar(select(func.count()).select_from(Declaration).where(Declaration.id.in_(ids), Declaration.status == "unit_review"))
+    assert moved == 0
+
+
+def test_a_non_review_action_with_a_stale_token_goes_back_with_the_notice(client_as, db_session):
     client = client_as("unit_cqu")
     ids = list(db_session.scalars(select(Declaration.id).where(Declaration.status == "unit_review")))
-    assert ids
-    response = client.post("/admin/declaration/action/", data={"action": "approve", "rowid": [str(i) for i in ids], "csrf_token": "stale"},
+    response = client.post("/admin/declaration/action/", data={"action": "withdraw", "rowid": [str(i) for i in ids], "csrf_token": "stale"},
                            headers={"Referer": "http://localhost/admin/declaration/"})
     assert response.status_code == 302
     follow = client.get(response.headers["Location"])
     assert EXPIRED in visible_text(follow.get_data(as_text=True))
-    still = db_session.scalar(select(func.count()).select_from(Declaration).where(Declaration.id.in_(ids), Declaration.status == "unit_review"))
-    assert still == len(ids)
 
 
 # -- Flask-Admin's own words ------------------------------------------------------------------
