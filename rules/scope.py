@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, true
 
 from models import (
     LOGIN_ACTIONS,
@@ -22,9 +22,12 @@ from models import (
     Declaration,
     DictItem,
     Enterprise,
+    EnterpriseName,
+    EnterpriseRename,
     EnterpriseReview,
     ExportJob,
     InnovationVoucher,
+    LegacyProject,
     LibraryParam,
     Member,
     Person,
@@ -32,6 +35,7 @@ from models import (
     ProgressStatus,
     Region,
     RegistrationRoute,
+    RenameFile,
     ReviewLog,
     ReviewRecord,
     Role,
@@ -244,7 +248,7 @@ def _review_log(p: Principal) -> ColumnElement[bool]:
     return or_(*(
         and_(ReviewLog.target == target, ReviewLog.target_id.in_(select(model.id).where(predicate(p, model))))
         for target, model in (("person", Person), ("unit_registration", UnitRegistration), ("progress_report", ProgressReport),
-                              ("unit_change", UnitChange), ("app_user", User))
+                              ("unit_change", UnitChange), ("app_user", User), ("legacy_project", LegacyProject))
     ))
 
 
@@ -458,13 +462,8 @@ def person_reviewer(p: Principal) -> ColumnElement[bool]:
 
 
 # -- 老项目认领 (issue 14) ------------------------------------------------------------------------
-from models import LegacyProject  # noqa: E402  (the block stays at the end of the file)
-
-
 def normal_uscc(column):
     """A stored 统一社会信用代码 compared as GB 32100 writes it: trimmed, upper-case."""
-    from sqlalchemy import func
-
     return func.upper(func.trim(column))
 
 
@@ -497,20 +496,7 @@ def _legacy_project(p: Principal) -> ColumnElement[bool]:
     return false()
 
 
-_review_log_without_legacy = _RULES[ReviewLog]
-
-
-@rule(ReviewLog)
-def _review_log_with_legacy(p: Principal) -> ColumnElement[bool]:
-    """认领记录 of a 老项目 are visible with the project itself."""
-    legacy = and_(ReviewLog.target == "legacy_project",
-                  ReviewLog.target_id.in_(select(LegacyProject.id).where(predicate(p, LegacyProject))))
-    return or_(_review_log_without_legacy(p), legacy)
-
-
 # -- 企业更名管理 (issue 14) ------------------------------------------------------------------------
-from models import EnterpriseName, EnterpriseRename, RenameFile  # noqa: E402  (the block stays at the end of the file)
-
 for _model in (EnterpriseRename, EnterpriseName):  # requests and name history: visible with the enterprise
     _owned_by_enterprise(_model)
 
