@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session, aliased
 
 from models import AnnualReport, Enterprise, EnterpriseReview, EnterpriseStatus, ReportStatus, Role, StorageStatus, Unit, UnitStatus
 
-from . import audit
+from . import audit, scope
 from .transitions import Context, Effect, Machine, Reason, Transition, Who
 
-FILLERS = frozenset({Role.unit_admin, Role.applicant})
+FILLERS = scope.FILLERS
 
 
 def link_units(session: Session) -> int:

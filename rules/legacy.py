@@ -15,7 +15,7 @@ from models import ClaimStatus, Declaration, Enterprise, LegacyProject, Role
 from . import display, scope
 from .transitions import Context, Effect, Machine, Reason, Transition, Who, review_log, where_check
 
-FILLERS = frozenset({Role.unit_admin, Role.applicant})
+FILLERS = scope.FILLERS
 HISTORY = "历史项目"
 
 

@@ -20,12 +20,12 @@ from models import (
     AnnualReport, CreditRating, Declaration, Enterprise, EnterpriseName, EnterpriseRename, EnterpriseReview, RenameStatus, Role, Unit,
 )
 
-from . import audit, display
+from . import audit, display, scope
 from .transitions import Context, Effect, Machine, Reason, Refused, Transition, Who, lock
 from .validators import YEAR_MAX, YEAR_MIN, has_control_chars
 
 S = RenameStatus
-FILLERS = frozenset({Role.unit_admin, Role.applicant})
+FILLERS = scope.FILLERS
 OPEN = frozenset({S.draft, S.pending, S.returned})
 EDITABLE = frozenset({S.draft, S.returned})
 NAME_MAX = EnterpriseRename.__table__.c.new_name.type.length

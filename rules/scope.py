@@ -49,6 +49,7 @@ from models import (
 )
 
 EVERYTHING = frozenset({Role.bureau, Role.sysadmin})  # 全部
+FILLERS = frozenset({Role.unit_admin, Role.applicant})  # who fills in for a unit (企业的单位管理员、填报用户)
 
 
 @dataclass(frozen=True)
